@@ -1,0 +1,110 @@
+/**
+ * Owns the `Config` type: every PostgREST configuration key pgrest reads,
+ * already validated and typed, and the defaults PostgREST documents.
+ *
+ * @module
+ */
+
+export type TxEnd =
+  | "commit"
+  | "commit-allow-override"
+  | "rollback"
+  | "rollback-allow-override";
+
+export type LogLevel = "crit" | "error" | "warn" | "info" | "debug";
+
+export type OpenApiMode = "follow-privileges" | "ignore-privileges" | "disabled";
+
+/** The validated configuration. */
+export interface Config {
+  readonly dbUri: string;
+  /** Exposed schemas, in order; the first is the default. */
+  readonly dbSchemas: readonly string[];
+  readonly dbAnonRole: string | null;
+  readonly dbExtraSearchPath: readonly string[];
+  readonly dbMaxRows: number | null;
+  readonly dbPool: number;
+  readonly dbPoolAcquisitionTimeout: number;
+  readonly dbPoolMaxLifetime: number;
+  readonly dbPoolMaxIdletime: number;
+  readonly dbPreRequest: string | null;
+  readonly dbPreparedStatements: boolean;
+  readonly dbTxEnd: TxEnd;
+  readonly dbAggregatesEnabled: boolean;
+  readonly dbPlanEnabled: boolean;
+  readonly dbRootSpec: string | null;
+  readonly dbConfig: boolean;
+  readonly dbPreConfig: string | null;
+  readonly dbChannel: string;
+  readonly dbChannelEnabled: boolean;
+  readonly dbHoistedTxSettings: readonly string[];
+  /** The secret as given (text, JWK or JWKS JSON), after @file expansion. */
+  readonly jwtSecret: string | null;
+  readonly jwtSecretIsBase64: boolean;
+  readonly jwtAud: string | null;
+  /** `jwt-role-claim-key` as written, e.g. `.role` or `.postgrest.roles[0]`. */
+  readonly jwtRoleClaimKey: string;
+  readonly jwtCacheMaxEntries: number;
+  readonly serverHost: string;
+  readonly serverPort: number;
+  readonly serverTimingEnabled: boolean;
+  readonly serverTraceHeader: string | null;
+  readonly serverCorsAllowedOrigins: readonly string[] | null;
+  readonly adminServerPort: number | null;
+  readonly adminServerHost: string | null;
+  readonly logLevel: LogLevel;
+  readonly openapiMode: OpenApiMode;
+  readonly openapiSecurityActive: boolean;
+  readonly openapiServerProxyUri: string | null;
+  readonly clientErrorVerbosity: "verbose" | "minimal";
+  readonly urlUseLegacyTargetNames: boolean;
+  /** `app.settings.*` keys (without the prefix) and their values. */
+  readonly appSettings: Readonly<Record<string, string>>;
+}
+
+/** PostgREST's defaults for every key. */
+export const DEFAULT_CONFIG: Config = {
+  dbUri: "postgresql://",
+  dbSchemas: ["public"],
+  dbAnonRole: null,
+  dbExtraSearchPath: ["public"],
+  dbMaxRows: null,
+  dbPool: 10,
+  dbPoolAcquisitionTimeout: 10,
+  dbPoolMaxLifetime: 1800,
+  dbPoolMaxIdletime: 30,
+  dbPreRequest: null,
+  dbPreparedStatements: true,
+  dbTxEnd: "commit",
+  dbAggregatesEnabled: false,
+  dbPlanEnabled: false,
+  dbRootSpec: null,
+  dbConfig: true,
+  dbPreConfig: null,
+  dbChannel: "pgrst",
+  dbChannelEnabled: true,
+  dbHoistedTxSettings: [
+    "statement_timeout",
+    "plan_filter.statement_cost_limit",
+    "default_transaction_isolation",
+  ],
+  jwtSecret: null,
+  jwtSecretIsBase64: false,
+  jwtAud: null,
+  jwtRoleClaimKey: ".role",
+  jwtCacheMaxEntries: 1000,
+  serverHost: "!4",
+  serverPort: 3000,
+  serverTimingEnabled: false,
+  serverTraceHeader: null,
+  serverCorsAllowedOrigins: null,
+  adminServerPort: null,
+  adminServerHost: null,
+  logLevel: "error",
+  openapiMode: "follow-privileges",
+  openapiSecurityActive: false,
+  openapiServerProxyUri: null,
+  clientErrorVerbosity: "verbose",
+  urlUseLegacyTargetNames: true,
+  appSettings: {},
+};

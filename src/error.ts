@@ -115,7 +115,8 @@ export function notEmbedded(name: string): PgrstError {
     "PGRST108",
     `'${name}' is not an embedded resource in this request`,
     {
-      hint: `Verify that '${name}' is included in the 'select' query parameter.`,
+      hint:
+        `Verify that '${name}' is included in the 'select' query parameter.`,
     },
   );
 }
@@ -160,7 +161,11 @@ export function aggregatesNotAllowed(): PgrstError {
 
 /** PGRST125: the path does not name a resource. */
 export function invalidPath(): PgrstError {
-  return new PgrstError(404, "PGRST125", "Invalid path specified in request URL");
+  return new PgrstError(
+    404,
+    "PGRST125",
+    "Invalid path specified in request URL",
+  );
 }
 
 /** PGRST127: a feature that is not implemented. */
@@ -242,10 +247,15 @@ export function jwtClaimsError(message: string): PgrstError {
 
 /** PGRST000/001/002/003: the database or the pool is unavailable. */
 export function connectionError(details: string | null): PgrstError {
-  return new PgrstError(503, "PGRST001", "Database client error. Retrying the connection.", {
-    details,
-    headers: [["Retry-After", "1"]],
-  });
+  return new PgrstError(
+    503,
+    "PGRST001",
+    "Database client error. Retrying the connection.",
+    {
+      details,
+      headers: [["Retry-After", "1"]],
+    },
+  );
 }
 
 /** PGRST002: the schema cache is not loaded yet. */
@@ -347,7 +357,10 @@ function fromRaisePgrst(e: PgErrorFields): PgrstError {
       500,
       "PGRST121",
       `Could not parse JSON in the "RAISE SQLSTATE 'PGRST'" error`,
-      { details: `Invalid JSON value for MESSAGE: '${e.message}'`, hint: hintText },
+      {
+        details: `Invalid JSON value for MESSAGE: '${e.message}'`,
+        hint: hintText,
+      },
     );
   }
   if (e.detail === undefined) {

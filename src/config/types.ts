@@ -13,7 +13,10 @@ export type TxEnd =
 
 export type LogLevel = "crit" | "error" | "warn" | "info" | "debug";
 
-export type OpenApiMode = "follow-privileges" | "ignore-privileges" | "disabled";
+export type OpenApiMode =
+  | "follow-privileges"
+  | "ignore-privileges"
+  | "disabled";
 
 /** The validated configuration. */
 export interface Config {

@@ -1,0 +1,147 @@
+/**
+ * Owns the character cursor the query-string grammars are parsed with, and
+ * the parsec-style error messages PostgREST gives when they fail:
+ * `"failed to parse <what> (<input>)" (line 1, column N)` with details
+ * `unexpected "x" expecting …`.
+ *
+ * @module
+ */
+
+import { parseError, PgrstError } from "../error.ts";
+
+/** A parse failure at a position, before it is given its context. */
+export class ParseFailure extends Error {
+  readonly pos: number;
+  readonly unexpected: string;
+  readonly expecting: string;
+  constructor(pos: number, unexpected: string, expecting: string) {
+    super(`unexpected ${unexpected} expecting ${expecting}`);
+    this.name = "ParseFailure";
+    this.pos = pos;
+    this.unexpected = unexpected;
+    this.expecting = expecting;
+  }
+}
+
+/** Reads a string one code point at a time. */
+export class Cursor {
+  readonly chars: readonly string[];
+  pos = 0;
+
+  constructor(text: string) {
+    this.chars = Array.from(text);
+  }
+
+  get done(): boolean {
+    return this.pos >= this.chars.length;
+  }
+
+  peek(offset = 0): string {
+    return this.chars[this.pos + offset] ?? "";
+  }
+
+  startsWith(s: string): boolean {
+    const cs = Array.from(s);
+    for (let i = 0; i < cs.length; i++) {
+      if (this.chars[this.pos + i] !== cs[i]) return false;
+    }
+    return true;
+  }
+
+  eat(s: string): boolean {
+    if (!this.startsWith(s)) return false;
+    this.pos += Array.from(s).length;
+    return true;
+  }
+
+  rest(): string {
+    return this.chars.slice(this.pos).join("");
+  }
+
+  /** Fails here with `expecting`. */
+  fail(expecting: string): never {
+    const c = this.peek();
+    throw new ParseFailure(
+      this.pos,
+      c === "" ? "end of input" : JSON.stringify(c),
+      expecting,
+    );
+  }
+}
+
+/** Runs a grammar over `input` and turns failures into PGRST100. */
+export function runParser<T>(
+  what: string,
+  input: string,
+  parse: (c: Cursor) => T,
+): T {
+  const c = new Cursor(input);
+  try {
+    return parse(c);
+  } catch (e) {
+    if (e instanceof ParseFailure) {
+      throw parseError(
+        `"failed to parse ${what} (${input})" (line 1, column ${e.pos + 1})`,
+        `unexpected ${e.unexpected} expecting ${e.expecting}`,
+      );
+    }
+    if (e instanceof PgrstError) throw e;
+    throw e;
+  }
+}
+
+const FIELD_CHAR = /^[\p{L}\p{N}_ $]$/u;
+
+/** True for characters of an unquoted field name. */
+export function isFieldChar(c: string): boolean {
+  return c !== "" && FIELD_CHAR.test(c);
+}
+
+export const FIELD_EXPECTING = "field name (* or [a..z0..9_$])";
+
+/** `"quoted \" value"` → its content. */
+export function parseQuoted(c: Cursor): string | null {
+  if (c.peek() !== '"') return null;
+  c.pos++;
+  let out = "";
+  for (;;) {
+    const ch = c.peek();
+    if (ch === "") c.fail('"\\"" or "\\\\"');
+    c.pos++;
+    if (ch === '"') return out;
+    if (ch === "\\") {
+      const n = c.peek();
+      if (n === "") c.fail("any character");
+      c.pos++;
+      out += n;
+    } else {
+      out += ch;
+    }
+  }
+}
+
+/**
+ * A field name: a quoted string, or letters, digits, `_`, ` `, `$` in runs
+ * joined by single dashes not followed by `>`.
+ */
+export function parseFieldName(c: Cursor): string {
+  const q = parseQuoted(c);
+  if (q !== null) return q;
+  let out = "";
+  for (;;) {
+    const start = c.pos;
+    while (isFieldChar(c.peek())) c.pos++;
+    if (c.pos === start) {
+      if (out === "") c.fail(FIELD_EXPECTING);
+      c.pos--; // give back the dash
+      return out.slice(0, -1);
+    }
+    out += c.chars.slice(start, c.pos).join("");
+    if (c.peek() === "-" && c.peek(1) !== ">") {
+      c.pos++;
+      out += "-";
+      continue;
+    }
+    return out;
+  }
+}

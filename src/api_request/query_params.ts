@@ -1,0 +1,611 @@
+/**
+ * Owns PostgREST's query-string grammar: `select`, filters, `and`/`or`
+ * trees, `order`, `limit`/`offset` (also on embeds), `columns` and
+ * `on_conflict`, turned into a typed `QueryParams`.
+ *
+ * Pure. Failures are PGRST100 with the position and what was expected.
+ *
+ * @module
+ */
+
+import { parseError } from "../error.ts";
+import {
+  Cursor,
+  FIELD_EXPECTING,
+  isFieldChar,
+  parseFieldName,
+  parseQuoted,
+  runParser,
+} from "./cursor.ts";
+import type {
+  AggregateFn,
+  EmbedPath,
+  Field,
+  Filter,
+  FtsOperator,
+  IsValue,
+  JsonStep,
+  LogicTree,
+  Operation,
+  OrderTerm,
+  QuantOperator,
+  QueryParams,
+  RangeSpec,
+  SelectItem,
+  SimpleOperator,
+} from "./types.ts";
+
+// ---------------------------------------------------------------- fields
+
+function parseJsonPath(c: Cursor): JsonStep[] {
+  const steps: JsonStep[] = [];
+  for (;;) {
+    let arrow: "->" | "->>";
+    if (c.startsWith("->>")) arrow = "->>";
+    else if (c.startsWith("->")) arrow = "->";
+    else return steps;
+    c.pos += arrow.length;
+    // an index: optional minus and digits, followed by another arrow, a cast or the end
+    const m = /^-?\d+/.exec(c.rest());
+    if (m) {
+      const after = c.rest().slice(m[0].length);
+      if (
+        after === "" || after.startsWith("->") || after.startsWith("::") ||
+        after.startsWith(".") || after.startsWith(",") || after.startsWith(")")
+      ) {
+        c.pos += Array.from(m[0]).length;
+        steps.push({ arrow, key: Number(m[0]) });
+        continue;
+      }
+    }
+    if (c.peek() !== '"' && !isFieldChar(c.peek()) && c.peek() !== "-") {
+      c.fail(
+        '"-", digit or any non reserved character different from: .,>()',
+      );
+    }
+    steps.push({ arrow, key: parseJsonKey(c) });
+  }
+}
+
+function parseJsonKey(c: Cursor): string {
+  const q = parseQuoted(c);
+  if (q !== null) return q;
+  let out = "";
+  while (!c.done) {
+    const ch = c.peek();
+    if (".,>()".includes(ch) || ch === ":" && c.peek(1) === ":") break;
+    if (ch === "-" && c.peek(1) === ">") break;
+    out += ch;
+    c.pos++;
+  }
+  if (out === "") {
+    c.fail('"-", digit or any non reserved character different from: .,>()');
+  }
+  return out;
+}
+
+function parseField(c: Cursor): Field {
+  const name = parseFieldName(c);
+  return { name, jsonPath: parseJsonPath(c) };
+}
+
+// ---------------------------------------------------------------- select
+
+function parseCast(c: Cursor): string | null {
+  if (!c.eat("::")) return null;
+  const start = c.pos;
+  while (/^[\p{L}\p{N}_ ]$/u.test(c.peek())) c.pos++;
+  if (c.pos === start) c.fail("identifier");
+  return c.chars.slice(start, c.pos).join("").trim();
+}
+
+const AGGREGATES: readonly AggregateFn[] = [
+  "count",
+  "sum",
+  "avg",
+  "min",
+  "max",
+];
+
+function parseSelectItem(c: Cursor): SelectItem {
+  if (c.eat("*")) return { kind: "star" };
+  const spread = c.eat("...");
+  // alias
+  const save = c.pos;
+  let alias: string | null = null;
+  try {
+    const a = parseFieldName(c);
+    if (c.peek() === ":" && c.peek(1) !== ":") {
+      c.pos++;
+      alias = a;
+    } else {
+      c.pos = save;
+    }
+  } catch {
+    c.pos = save;
+  }
+  if (!spread && c.startsWith("count()")) {
+    c.pos += 7;
+    return { kind: "count", alias, cast: parseCast(c) };
+  }
+  const nameStart = c.pos;
+  const name = parseFieldName(c);
+  // embed?
+  const afterName = c.pos;
+  let hint: string | null = null;
+  let joinType: "inner" | "left" | null = null;
+  if (c.peek() === "!" || c.peek() === "(") {
+    while (c.peek() === "!") {
+      c.pos++;
+      const h = parseFieldName(c);
+      if ((h === "inner" || h === "left") && joinType === null) {
+        joinType = h;
+      } else if (hint === null && joinType === null) {
+        hint = h;
+      } else {
+        c.fail('"("');
+      }
+    }
+    if (c.peek() === "(") {
+      c.pos++;
+      const select = parseSelectList(c, ")");
+      if (!c.eat(")")) c.fail('")"');
+      return { kind: "embed", name, alias, hint, joinType, spread, select };
+    }
+    c.fail('"("');
+  }
+  if (spread) {
+    c.pos = afterName;
+    c.fail('"!" or "("');
+  }
+  c.pos = nameStart;
+  const field = parseField(c);
+  const cast = parseCast(c);
+  let aggregate: AggregateFn | null = null;
+  let aggregateCast: string | null = null;
+  if (c.peek() === ".") {
+    const m = /^\.(count|sum|avg|min|max)\(\)/.exec(c.rest());
+    if (m) {
+      c.pos += m[0].length;
+      aggregate = AGGREGATES.find((a) => a === m[1]) ?? null;
+      aggregateCast = parseCast(c);
+    }
+  }
+  return { kind: "field", field, alias, cast, aggregate, aggregateCast };
+}
+
+function parseSelectList(c: Cursor, close: string): SelectItem[] {
+  const items: SelectItem[] = [];
+  if (c.peek() === close) return items;
+  for (;;) {
+    items.push(parseSelectItem(c));
+    if (c.eat(",")) continue;
+    if (c.done || c.peek() === close) return items;
+    c.fail('",", "->", "::", "." or end of input');
+  }
+}
+
+/** Parses the `select` parameter. */
+export function parseSelect(text: string): SelectItem[] {
+  return runParser("select parameter", text, (c) => {
+    if (c.done) return [];
+    const items = parseSelectList(c, "");
+    if (!c.done) c.fail("end of input");
+    return items;
+  });
+}
+
+// ---------------------------------------------------------------- filters
+
+const SIMPLE_OPS: readonly SimpleOperator[] = [
+  "eq",
+  "neq",
+  "gte",
+  "gt",
+  "lte",
+  "lt",
+  "like",
+  "ilike",
+  "match",
+  "imatch",
+  "cs",
+  "cd",
+  "ov",
+  "sl",
+  "sr",
+  "nxr",
+  "nxl",
+  "adj",
+];
+const QUANT_OPS: readonly QuantOperator[] = [
+  "eq",
+  "gte",
+  "gt",
+  "lte",
+  "lt",
+  "like",
+  "ilike",
+  "match",
+  "imatch",
+];
+const FTS_OPS: readonly FtsOperator[] = ["fts", "plfts", "phfts", "wfts"];
+const IS_VALUES: readonly IsValue[] = [
+  "null",
+  "not_null",
+  "true",
+  "false",
+  "unknown",
+];
+
+type ValueParser = (c: Cursor) => string;
+type ListParser = (c: Cursor) => string[];
+
+const OPERATOR_EXPECTING = "operator (eq, gt, ...)";
+
+function readWord(c: Cursor): string {
+  const m = /^[a-z_]+/i.exec(c.rest());
+  return m ? m[0] : "";
+}
+
+function parseOperation(
+  c: Cursor,
+  single: ValueParser,
+  list: ListParser,
+): Operation {
+  const word = readWord(c);
+  const start = c.pos;
+  if (word === "in" && c.peek(2) === ".") {
+    c.pos += 3;
+    return { kind: "in", values: list(c) };
+  }
+  if (word === "is" && c.peek(2) === ".") {
+    c.pos += 3;
+    const v = single(c).toLowerCase();
+    const is = IS_VALUES.find((x) => x === v);
+    if (is === undefined) {
+      c.pos = start + 3;
+      c.fail("null or trilean value (unknown, true, false)");
+    }
+    return { kind: "is", value: is };
+  }
+  if (word === "isdistinct" && c.peek(10) === ".") {
+    c.pos += 11;
+    return { kind: "op", op: "isdistinct", value: single(c) };
+  }
+  const fts = FTS_OPS.find((f) => f === word);
+  if (fts !== undefined) {
+    c.pos += fts.length;
+    let language: string | null = null;
+    if (c.peek() === "(") {
+      const close = c.rest().indexOf(")");
+      if (close < 0) c.fail('")"');
+      language = c.rest().slice(1, close);
+      c.pos += Array.from(c.rest().slice(0, close + 1)).length;
+    }
+    if (!c.eat(".")) c.fail('"."');
+    return { kind: "fts", op: fts, language, value: single(c) };
+  }
+  const quant = QUANT_OPS.find((q) => q === word);
+  if (quant !== undefined && c.peek(quant.length) === "(") {
+    c.pos += quant.length;
+    let quantifier: "any" | "all";
+    if (c.eat("(any)")) quantifier = "any";
+    else if (c.eat("(all)")) quantifier = "all";
+    else c.fail('"(any)" or "(all)"');
+    if (!c.eat(".")) c.fail('"."');
+    return { kind: "quant", op: quant, quantifier, value: single(c) };
+  }
+  const op = SIMPLE_OPS.find((o) => o === word);
+  if (op !== undefined && c.peek(op.length) === ".") {
+    c.pos += op.length + 1;
+    return { kind: "op", op, value: single(c) };
+  }
+  c.fail(OPERATOR_EXPECTING);
+}
+
+function parseOpExpr(c: Cursor, single: ValueParser, list: ListParser): {
+  negated: boolean;
+  operation: Operation;
+} {
+  let negated = false;
+  if (c.startsWith("not.")) {
+    c.pos += 4;
+    negated = true;
+  } else if (!/^[a-z]/i.test(c.peek())) {
+    c.fail(`"not" or ${OPERATOR_EXPECTING}`);
+  }
+  return { negated, operation: parseOperation(c, single, list) };
+}
+
+function anyValue(c: Cursor): string {
+  const r = c.rest();
+  c.pos = c.chars.length;
+  return r;
+}
+
+function listElement(c: Cursor): string {
+  const save = c.pos;
+  const q = parseQuoted(c);
+  if (q !== null && (c.peek() === "," || c.peek() === ")")) return q;
+  c.pos = save;
+  let out = "";
+  while (!c.done && c.peek() !== "," && c.peek() !== ")") {
+    out += c.peek();
+    c.pos++;
+  }
+  return out;
+}
+
+function listValue(c: Cursor): string[] {
+  if (!c.eat("(")) c.fail('"("');
+  const out: string[] = [listElement(c)];
+  while (c.eat(",")) out.push(listElement(c));
+  if (!c.eat(")")) c.fail('")"');
+  return out;
+}
+
+/** Parses a filter value such as `not.eq.5` for `field`. */
+export function parseFilter(field: Field, text: string): Filter {
+  return runParser("filter", text, (c) => {
+    const { negated, operation } = parseOpExpr(c, anyValue, (cc) => {
+      const v = listValue(cc);
+      if (!cc.done) cc.fail("end of input");
+      return v;
+    });
+    return { field, negated, operation };
+  });
+}
+
+// ---------------------------------------------------------------- logic
+
+function logicSingle(c: Cursor): string {
+  const save = c.pos;
+  const q = parseQuoted(c);
+  if (q !== null && (c.done || c.peek() === "," || c.peek() === ")")) return q;
+  c.pos = save;
+  if (c.peek() === "{") {
+    const end = c.rest().indexOf("}");
+    if (end >= 0) {
+      const s = c.rest().slice(0, end + 1);
+      c.pos += Array.from(s).length;
+      return s;
+    }
+  }
+  let out = "";
+  while (!c.done && c.peek() !== "," && c.peek() !== ")") {
+    out += c.peek();
+    c.pos++;
+  }
+  return out;
+}
+
+const LOGIC_EXPECTING =
+  "field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)";
+
+function parseLogicTree(c: Cursor): LogicTree {
+  // try a logic expression: [not.](and|or)(
+  const m = /^(not\.)?(and|or)\(/.exec(c.rest());
+  if (m) {
+    c.pos += m[0].length;
+    return parseLogicChildren(
+      c,
+      m[1] !== undefined,
+      m[2] === "and" ? "and" : "or",
+    );
+  }
+  if (c.peek() !== '"' && !isFieldChar(c.peek())) c.fail(LOGIC_EXPECTING);
+  const field = parseField(c);
+  if (!c.eat(".")) c.fail('"->" or "."');
+  const { negated, operation } = parseOpExpr(c, logicSingle, listValue);
+  return { kind: "filter", filter: { field, negated, operation } };
+}
+
+function parseLogicChildren(
+  c: Cursor,
+  negated: boolean,
+  op: "and" | "or",
+): LogicTree {
+  const children: LogicTree[] = [parseLogicTree(c)];
+  while (c.eat(",")) children.push(parseLogicTree(c));
+  if (!c.eat(")")) c.fail('"," or ")"');
+  return { kind: "expr", negated, op, children };
+}
+
+/** Parses `or=(…)` / `and=(…)` values. */
+export function parseLogic(
+  negated: boolean,
+  op: "and" | "or",
+  text: string,
+): LogicTree {
+  return runParser("logic tree", text, (c) => {
+    if (!c.eat("(")) c.fail('"("');
+    const tree = parseLogicChildren(c, negated, op);
+    if (!c.done) c.fail("end of input");
+    return tree;
+  });
+}
+
+// ---------------------------------------------------------------- order
+
+function parseOrderModifiers(c: Cursor): {
+  direction: "asc" | "desc" | null;
+  nulls: "first" | "last" | null;
+} {
+  let direction: "asc" | "desc" | null = null;
+  let nulls: "first" | "last" | null = null;
+  if (c.peek() === ".") {
+    const m = /^\.(asc|desc)(?=$|[.,])/.exec(c.rest());
+    if (m) {
+      c.pos += m[0].length;
+      direction = m[1] === "asc" ? "asc" : "desc";
+    }
+  }
+  if (c.peek() === ".") {
+    const m = /^\.nulls(first|last)(?=$|,)/.exec(c.rest());
+    if (m) {
+      c.pos += m[0].length;
+      nulls = m[1] === "first" ? "first" : "last";
+    } else {
+      c.fail('"asc", "desc", "nullsfirst" or "nullslast"');
+    }
+  }
+  return { direction, nulls };
+}
+
+function parseOrderTerm(c: Cursor): OrderTerm {
+  const start = c.pos;
+  const name = parseFieldName(c);
+  if (c.peek() === "(") {
+    c.pos++;
+    const field = parseField(c);
+    if (!c.eat(")")) c.fail('")"');
+    return {
+      kind: "relation",
+      relation: name,
+      field,
+      ...parseOrderModifiers(c),
+    };
+  }
+  c.pos = start;
+  const field = parseField(c);
+  return { kind: "field", field, ...parseOrderModifiers(c) };
+}
+
+/** Parses the `order` parameter. */
+export function parseOrder(text: string): OrderTerm[] {
+  return runParser("order", text, (c) => {
+    const terms = [parseOrderTerm(c)];
+    while (c.eat(",")) terms.push(parseOrderTerm(c));
+    if (!c.done) c.fail('",", "->", "." or end of input');
+    return terms;
+  });
+}
+
+// ---------------------------------------------------------------- columns
+
+/** Parses `columns` and `on_conflict` lists. */
+export function parseColumnList(what: string, text: string): string[] {
+  return runParser(what, text, (c) => {
+    const out = [parseFieldName(c)];
+    while (c.eat(",")) out.push(parseFieldName(c));
+    if (!c.done) c.fail('"," or end of input');
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------- keys
+
+function parseKeyPath(key: string): { path: string[]; field: Field } {
+  return runParser("filter", key, (c) => {
+    const names = [parseFieldName(c)];
+    while (c.peek() === "." && !c.startsWith("..")) {
+      c.pos++;
+      names.push(parseFieldName(c));
+    }
+    const jsonPath = parseJsonPath(c);
+    if (!c.done) c.fail('"->", "." or end of input');
+    const last = names.pop() ?? "";
+    return { path: names, field: { name: last, jsonPath } };
+  });
+}
+
+function parseInteger(what: string, text: string): number {
+  if (!/^-?\d+$/.test(text)) {
+    throw parseError(
+      `"failed to parse ${what} parameter (${text})" (line 1, column 1)`,
+      `unexpected ${
+        text === "" ? "end of input" : JSON.stringify(text[0])
+      } expecting digit`,
+    );
+  }
+  return Number(text);
+}
+
+const RESERVED = new Set(["select", "columns", "on_conflict"]);
+
+/**
+ * Parses the whole query string.
+ *
+ * @param isRpc whether unreserved parameters are RPC arguments (GET on a
+ *   function) rather than filters; they are then also kept as filters when
+ *   they parse as such.
+ * @throws {PgrstError} PGRST100
+ */
+export function parseQueryParams(
+  search: URLSearchParams,
+  opts: { isRpc: boolean; rpcParamNames?: ReadonlySet<string> },
+): QueryParams {
+  let select: SelectItem[] = [{ kind: "star" }];
+  const filters: { path: EmbedPath; filter: Filter }[] = [];
+  const logic: { path: EmbedPath; tree: LogicTree }[] = [];
+  const order: { path: EmbedPath; terms: OrderTerm[] }[] = [];
+  const limits = new Map<string, number>();
+  const offsets = new Map<string, number>();
+  let columns: string[] | null = null;
+  let onConflict: string[] | null = null;
+  const rpcArgs: [string, string][] = [];
+
+  for (const [key, value] of search) {
+    if (key === "select") {
+      select = parseSelect(value);
+      if (select.length === 0) select = [];
+      continue;
+    }
+    if (key === "columns") {
+      columns = parseColumnList("columns parameter", value);
+      continue;
+    }
+    if (key === "on_conflict") {
+      onConflict = parseColumnList("on_conflict parameter", value);
+      continue;
+    }
+    const parts = key.split(".");
+    const last = parts[parts.length - 1] ?? "";
+    const pathKey = parts.slice(0, -1);
+    if (last === "order") {
+      order.push({ path: pathKey, terms: parseOrder(value) });
+      continue;
+    }
+    if (last === "limit") {
+      limits.set(pathKey.join("\u0000"), parseInteger("limit", value));
+      continue;
+    }
+    if (last === "offset") {
+      offsets.set(pathKey.join("\u0000"), parseInteger("offset", value));
+      continue;
+    }
+    if (last === "or" || last === "and") {
+      const negated = pathKey[pathKey.length - 1] === "not";
+      const path = negated ? pathKey.slice(0, -1) : pathKey;
+      logic.push({ path, tree: parseLogic(negated, last, value) });
+      continue;
+    }
+    if (RESERVED.has(key)) continue;
+    if (opts.isRpc && (opts.rpcParamNames?.has(key) ?? true)) {
+      rpcArgs.push([key, value]);
+      continue;
+    }
+    const { path, field } = parseKeyPath(key);
+    filters.push({ path, filter: parseFilter(field, value) });
+  }
+
+  const ranges = new Map<string, RangeSpec>();
+  for (const k of new Set([...limits.keys(), ...offsets.keys()])) {
+    ranges.set(k, {
+      offset: offsets.get(k) ?? 0,
+      limit: limits.get(k) ?? null,
+    });
+  }
+  return {
+    select,
+    filters,
+    logic,
+    order,
+    ranges,
+    columns,
+    onConflict,
+    rpcArgs,
+  };
+}
+
+export { FIELD_EXPECTING };

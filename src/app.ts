@@ -1,0 +1,233 @@
+/**
+ * Owns the request handler: one function from `Request` to `Response` that
+ * runs the stages in order — JWT gate, parse, plan, render, transaction,
+ * response — times them for Server-Timing, and maps every failure to a
+ * PostgREST error response in one place.
+ *
+ * @module
+ */
+
+import { parseApiRequest } from "./api_request/api_request.ts";
+import type { ApiRequest } from "./api_request/types.ts";
+import type { Authenticator, AuthResult } from "./auth/types.ts";
+import type { Config } from "./config/types.ts";
+import type { Db, Row } from "./db/pool.ts";
+import { PgrstError, schemaCacheNotLoaded } from "./error.ts";
+import { type ActionPlan, planRequest } from "./plan/plan.ts";
+import { preRequestStatement, txVarsStatement } from "./query/pre_query.ts";
+import { plannedCountStatement, readStatement } from "./query/read.ts";
+import { render, type Statement } from "./query/sql.ts";
+import {
+  type ApiResponse,
+  readResponse,
+  resultRow,
+} from "./response/response.ts";
+import type { SchemaCache } from "./schema_cache/types.ts";
+
+/** What the handler needs; `cache` is swapped on reload. */
+export interface AppState {
+  readonly config: Config;
+  readonly db: Db;
+  readonly auth: Authenticator;
+  cache: SchemaCache | null;
+  /** Seconds since the epoch. */
+  readonly now: () => number;
+}
+
+const encoder = new TextEncoder();
+
+function errorResponse(e: PgrstError, config: Config): ApiResponse {
+  const body = JSON.stringify(e.body(config.clientErrorVerbosity));
+  return {
+    status: e.status,
+    headers: [
+      ["Content-Type", "application/json; charset=utf-8"],
+      ["Proxy-Status", `PostgREST; error=${e.code}`],
+      ...e.headers,
+    ],
+    body,
+  };
+}
+
+function unexpected(e: unknown): PgrstError {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new PgrstError(500, "PGRSTX00", "Internal server error", {
+    details: msg,
+  });
+}
+
+function headerRecord(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((v, k) => {
+    if (k !== "cookie") out[k] = v;
+  });
+  return out;
+}
+
+function cookieRecord(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  const raw = h.get("cookie");
+  if (raw === null) return out;
+  for (const part of raw.split(";")) {
+    const i = part.indexOf("=");
+    if (i < 0) continue;
+    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Whether the transaction commits, and whether `Prefer: tx` was honoured. */
+export function txOutcome(
+  config: Config,
+  pref: "commit" | "rollback" | null,
+): { end: "commit" | "rollback"; override: boolean } {
+  switch (config.dbTxEnd) {
+    case "commit":
+      return { end: "commit", override: false };
+    case "rollback":
+      return { end: "rollback", override: false };
+    case "commit-allow-override":
+      return { end: pref ?? "commit", override: pref !== null };
+    case "rollback-allow-override":
+      return { end: pref ?? "rollback", override: pref !== null };
+  }
+}
+
+class Timer {
+  readonly marks: [string, number][] = [];
+  #last = performance.now();
+  lap(name: string): void {
+    const now = performance.now();
+    this.marks.push([name, now - this.#last]);
+    this.#last = now;
+  }
+  header(): string {
+    return this.marks.map(([n, d]) => `${n};dur=${d.toFixed(1)}`).join(", ");
+  }
+}
+
+async function execute(
+  state: AppState,
+  req: ApiRequest,
+  plan: ActionPlan,
+  auth: AuthResult,
+  raw: { path: string; headers: Headers },
+  timer: Timer,
+): Promise<ApiResponse> {
+  const { config } = state;
+  const { end, override } = txOutcome(config, req.prefs.tx);
+  const claims = auth.authenticated ? auth.claims : { role: auth.role };
+  const statements: Statement[] = [
+    render(txVarsStatement({
+      searchPath: [req.schema, ...config.dbExtraSearchPath],
+      role: auth.role,
+      claims,
+      method: req.method,
+      path: raw.path,
+      headers: headerRecord(raw.headers),
+      cookies: cookieRecord(raw.headers),
+      timezone: req.prefs.timezone,
+      appSettings: config.appSettings,
+    })),
+  ];
+  if (config.dbPreRequest !== null) {
+    statements.push(render(preRequestStatement(config.dbPreRequest)));
+  }
+  const mainIndex = statements.length;
+  statements.push(render(readStatement(plan)));
+  const planned = plan.count === "planned" || plan.count === "estimated";
+  if (planned) statements.push(render(plannedCountStatement(plan.node)));
+  timer.lap("plan");
+  const results: (readonly Row[])[] = await state.db.transaction({
+    readOnly: req.method === "GET" || req.method === "HEAD",
+    statements,
+    end,
+    authenticated: auth.authenticated,
+  });
+  timer.lap("transaction");
+  let row = resultRow(results[mainIndex]?.[0]);
+  if (planned) {
+    const estimate = plannedRows(results[mainIndex + 1]);
+    const maxRows = config.dbMaxRows;
+    if (plan.count === "planned" || maxRows === null) {
+      row = { ...row, tableTotal: estimate };
+    } else {
+      // estimated: exact below db-max-rows, the planner's guess above
+      row = {
+        ...row,
+        tableTotal: row.pageTotal < maxRows && plan.node.range.offset === 0
+          ? row.pageTotal
+          : estimate,
+      };
+    }
+  }
+  return readResponse(req, plan, row, { txOverride: override });
+}
+
+function plannedRows(rows: readonly Row[] | undefined): number | null {
+  const plan = rows?.[0]?.["QUERY PLAN"];
+  const parsed: unknown = typeof plan === "string" ? JSON.parse(plan) : plan;
+  if (!Array.isArray(parsed)) return null;
+  const first: unknown = parsed[0];
+  if (typeof first !== "object" || first === null) return null;
+  const p = (first as Record<string, unknown>)["Plan"];
+  if (typeof p !== "object" || p === null) return null;
+  const n = (p as Record<string, unknown>)["Plan Rows"];
+  return typeof n === "number" ? n : null;
+}
+
+function toResponse(r: ApiResponse, timer: Timer | null): Response {
+  const headers = new Headers();
+  for (const [k, v] of r.headers) headers.append(k, v);
+  if (timer !== null) headers.set("Server-Timing", timer.header());
+  const body = r.body === null ? null : encoder.encode(r.body);
+  return new Response(body, { status: r.status, headers });
+}
+
+/** Builds the HTTP handler. */
+export function makeHandler(
+  state: AppState,
+): (request: Request) => Promise<Response> {
+  return async function handle(request: Request): Promise<Response> {
+    const { config } = state;
+    const timer = new Timer();
+    try {
+      const auth = await state.auth.authenticate(
+        request.headers.get("authorization"),
+        state.now(),
+      );
+      timer.lap("jwt");
+      const url = new URL(request.url);
+      const hasBody = request.method !== "GET" && request.method !== "HEAD";
+      const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null;
+      const req = parseApiRequest({
+        method: request.method,
+        path: url.pathname,
+        search: url.search.slice(1),
+        headers: request.headers,
+        body,
+      }, config);
+      timer.lap("parse");
+      const cache = state.cache;
+      if (cache === null) throw schemaCacheNotLoaded();
+      const plan = planRequest(req, config, cache);
+      const res = await execute(
+        state,
+        req,
+        plan,
+        auth,
+        { path: url.pathname, headers: request.headers },
+        timer,
+      );
+      timer.lap("response");
+      return toResponse(res, config.serverTimingEnabled ? timer : null);
+    } catch (e) {
+      const err = e instanceof PgrstError ? e : unexpected(e);
+      const res = errorResponse(err, config);
+      return toResponse(
+        request.method === "HEAD" ? { ...res, body: null } : res,
+        config.serverTimingEnabled ? timer : null,
+      );
+    }
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * Owns the connection pool and every call into postgres.js: the only module
+ * that imports it. Runs a request's transaction pipelined on one reserved
+ * connection (BEGIN, settings, pre-request, main statement, COMMIT sent
+ * together: one round trip of waiting), runs catalog queries, and maps
+ * driver failures to `PgrstError`s.
+ *
+ * @module
+ */
+
+import postgres from "postgres";
+import type { Config } from "../config/types.ts";
+import {
+  connectionError,
+  fromPgError,
+  PgrstError,
+  poolTimeout,
+} from "../error.ts";
+import type { Statement } from "../query/sql.ts";
+
+/** A row as the driver returns it. */
+export type Row = Record<string, unknown>;
+
+/** How a transaction ends: fixed, or decided from the results. */
+export type TxEnd =
+  | "commit"
+  | "rollback"
+  | ((results: readonly (readonly Row[])[]) => "commit" | "rollback");
+
+/** One transaction to run. */
+export interface TxRequest {
+  readonly readOnly: boolean;
+  readonly statements: readonly Statement[];
+  readonly end: TxEnd;
+  /** Whether the request carried a valid JWT (401 vs 403 on 42501). */
+  readonly authenticated: boolean;
+}
+
+/** The database as the rest of pgrest sees it. */
+export interface Db {
+  /** Runs statements in one transaction; returns each statement's rows. */
+  transaction(tx: TxRequest): Promise<(readonly Row[])[]>;
+  /** Runs one query outside a request transaction (catalog, version). */
+  query(text: string, params: readonly unknown[]): Promise<readonly Row[]>;
+  close(): Promise<void>;
+}
+
+interface DriverError {
+  code?: unknown;
+  message?: unknown;
+  detail?: unknown;
+  hint?: unknown;
+  severity?: unknown;
+}
+
+function isServerError(e: unknown): e is DriverError & { code: string } {
+  return typeof e === "object" && e !== null &&
+    (e as { name?: unknown }).name === "PostgresError" &&
+    typeof (e as DriverError).code === "string";
+}
+
+/** Maps a driver failure to the client's error. */
+export function mapDriverError(e: unknown, authenticated: boolean): PgrstError {
+  if (e instanceof PgrstError) return e;
+  if (isServerError(e)) {
+    return fromPgError({
+      code: e.code,
+      message: typeof e.message === "string" ? e.message : "",
+      detail: typeof e.detail === "string" ? e.detail : undefined,
+      hint: typeof e.hint === "string" ? e.hint : undefined,
+    }, authenticated);
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return connectionError(msg);
+}
+
+/** Opens the pool (lazily: connections are made on first use). */
+export function createDb(config: Config): Db {
+  const sql = postgres(config.dbUri, {
+    max: config.dbPool,
+    idle_timeout: config.dbPoolMaxIdletime,
+    max_lifetime: config.dbPoolMaxLifetime,
+    connect_timeout: 10,
+    prepare: config.dbPreparedStatements,
+    // fetch_types must stay on: with it off, postgres.js 3.4.9 never resolves
+    // reserve() on a fresh connection (connection.js drops the reserve request).
+    fetch_types: true,
+    onnotice: () => {},
+    connection: { application_name: "pgrest" },
+  });
+  const prepare = config.dbPreparedStatements;
+
+  async function reserve(): Promise<postgres.ReservedSql> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(poolTimeout()),
+        config.dbPoolAcquisitionTimeout * 1000,
+      );
+    });
+    const pending = sql.reserve();
+    try {
+      return await Promise.race([pending, timeout]);
+    } catch (e) {
+      // release a connection that arrives after we gave up
+      pending.then((c) => c.release(), () => {});
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    async transaction(tx: TxRequest): Promise<(readonly Row[])[]> {
+      let conn: postgres.ReservedSql;
+      try {
+        conn = await reserve();
+      } catch (e) {
+        throw mapDriverError(e, tx.authenticated);
+      }
+      const begin = tx.readOnly
+        ? "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
+        : "BEGIN ISOLATION LEVEL READ COMMITTED";
+      // postgres.js sends a query only once it is awaited or `.then`ed:
+      // `send` does that at once, so the statements go out in this order.
+      const send = (text: string, params: readonly unknown[] = []) =>
+        conn.unsafe(
+          text,
+          params as postgres.ParameterOrJSON<never>[],
+          { prepare },
+        ).then((r) => r as unknown as readonly Row[]);
+      const pending: Promise<unknown>[] = [];
+      const results: Promise<readonly Row[]>[] = [];
+      try {
+        pending.push(send(begin));
+        for (const st of tx.statements) {
+          const p = send(st.text, st.params);
+          results.push(p);
+          pending.push(p);
+        }
+        let endSent = false;
+        if (typeof tx.end === "string") {
+          pending.push(send(tx.end === "commit" ? "COMMIT" : "ROLLBACK"));
+          endSent = true;
+        }
+        const settled = await Promise.allSettled(pending);
+        const failed = settled.find((s): s is PromiseRejectedResult =>
+          s.status === "rejected"
+        );
+        if (failed !== undefined) {
+          if (!endSent) await send("ROLLBACK").catch(() => {});
+          throw failed.reason;
+        }
+        const rows = await Promise.all(results);
+        if (typeof tx.end === "function") {
+          const decision = tx.end(rows);
+          await send(decision === "commit" ? "COMMIT" : "ROLLBACK");
+        }
+        return rows;
+      } catch (e) {
+        throw mapDriverError(e, tx.authenticated);
+      } finally {
+        conn.release();
+      }
+    },
+    async query(text: string, params: readonly unknown[]) {
+      try {
+        const r = await sql.unsafe(
+          text,
+          params as postgres.ParameterOrJSON<never>[],
+        );
+        return r as unknown as readonly Row[];
+      } catch (e) {
+        throw mapDriverError(e, false);
+      }
+    },
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Owns the statements that run before the main query in every request
+ * transaction: one `set_config` SELECT for the search path, role, JWT
+ * claims, request method/path/headers/cookies, time zone and app settings
+ * (every value a bind parameter), then the `db-pre-request` call.
+ *
+ * Pure.
+ *
+ * @module
+ */
+
+import { ident, join, param, qi, render, type Sql, sql } from "./sql.ts";
+
+/** The request context placed into transaction-local settings. */
+export interface TxVars {
+  readonly searchPath: readonly string[];
+  readonly role: string;
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly cookies: Readonly<Record<string, string>>;
+  readonly timezone: string | null;
+  readonly appSettings: Readonly<Record<string, string>>;
+}
+
+/** The `set_config` statement. */
+export function txVarsStatement(v: TxVars): Sql {
+  const searchPath = v.searchPath.map((s) => render(ident(s)).text).join(", ");
+  const sets: Sql[] = [
+    sql`set_config('search_path', ${param(searchPath)}, true)`,
+    sql`set_config('role', ${param(v.role)}, true)`,
+    sql`set_config('request.jwt.claims', ${
+      param(JSON.stringify(v.claims))
+    }, true)`,
+    sql`set_config('request.method', ${param(v.method)}, true)`,
+    sql`set_config('request.path', ${param(v.path)}, true)`,
+    sql`set_config('request.headers', ${
+      param(JSON.stringify(v.headers))
+    }, true)`,
+    sql`set_config('request.cookies', ${
+      param(JSON.stringify(v.cookies))
+    }, true)`,
+  ];
+  if (v.timezone !== null) {
+    sets.push(sql`set_config('timezone', ${param(v.timezone)}, true)`);
+  }
+  for (const [k, val] of Object.entries(v.appSettings)) {
+    sets.push(
+      sql`set_config(${param(`app.settings.${k}`)}, ${param(val)}, true)`,
+    );
+  }
+  return sql`SELECT ${join(sets)}`;
+}
+
+/** Splits `schema.function` (either part may be double-quoted). */
+export function splitQualified(
+  name: string,
+): { schema: string | null; name: string } {
+  const m = /^(?:("(?:[^"]|"")*"|[^."]*)\.)?("(?:[^"]|"")*"|[^."]*)$/.exec(
+    name,
+  );
+  const unq = (s: string): string =>
+    s.startsWith('"') ? s.slice(1, -1).replaceAll('""', '"') : s;
+  if (!m) return { schema: null, name };
+  return {
+    schema: m[1] === undefined ? null : unq(m[1]),
+    name: unq(m[2] ?? ""),
+  };
+}
+
+/** The `db-pre-request` call. */
+export function preRequestStatement(fn: string): Sql {
+  const { schema, name } = splitQualified(fn);
+  const ref = schema === null ? ident(name) : qi(schema, name);
+  return sql`SELECT ${ref}()`;
+}

@@ -1,0 +1,310 @@
+/**
+ * Owns rendering a read plan into its one main statement: the source CTE
+ * (select list, filters, order, range), the optional exact count, and the
+ * body built by PostgreSQL (JSON array, single object or CSV), with the
+ * `response.headers` / `response.status` settings read back.
+ *
+ * Pure.
+ *
+ * @module
+ */
+
+import type {
+  Field,
+  Filter,
+  LogicTree,
+  OrderTerm,
+  SelectItem,
+} from "../api_request/types.ts";
+import type { ReadNode, ReadPlan } from "../plan/plan.ts";
+import { castType } from "./casts.ts";
+import {
+  EMPTY,
+  ident,
+  join,
+  keyword,
+  param,
+  qi,
+  type Sql,
+  sql,
+} from "./sql.ts";
+
+const SIMPLE_SQL = {
+  eq: "=",
+  neq: "<>",
+  gt: ">",
+  gte: ">=",
+  lt: "<",
+  lte: "<=",
+  like: "LIKE",
+  ilike: "ILIKE",
+  match: "~",
+  imatch: "~*",
+  cs: "@>",
+  cd: "<@",
+  ov: "&&",
+  sl: "<<",
+  sr: ">>",
+  nxr: "&<",
+  nxl: "&>",
+  adj: "-|-",
+  isdistinct: "IS DISTINCT FROM",
+} as const;
+
+const FTS_SQL = {
+  fts: "to_tsquery",
+  plfts: "plainto_tsquery",
+  phfts: "phraseto_tsquery",
+  wfts: "websearch_to_tsquery",
+} as const;
+
+const IS_SQL = {
+  null: "IS NULL",
+  not_null: "IS NOT NULL",
+  true: "IS TRUE",
+  false: "IS FALSE",
+  unknown: "IS UNKNOWN",
+} as const;
+
+/** A column reference with its JSON path applied. */
+export function fieldSql(rel: Sql, f: Field): Sql {
+  let out = f.name === "*" ? sql`${rel}.*` : sql`${rel}.${ident(f.name)}`;
+  for (const step of f.jsonPath) {
+    const arrow = keyword(step.arrow);
+    out = typeof step.key === "number"
+      ? sql`${out}${arrow}${param(step.key)}::int`
+      : sql`${out}${arrow}${param(step.key)}::text`;
+  }
+  return out;
+}
+
+/** The output name of a field without alias, as PostgREST names it. */
+export function fieldName(f: Field): string {
+  for (let i = f.jsonPath.length - 1; i >= 0; i--) {
+    const k = f.jsonPath[i]?.key;
+    if (typeof k === "string") return k;
+  }
+  return f.name;
+}
+
+/** Builds a PostgreSQL array literal from values. */
+export function arrayLiteral(values: readonly string[]): string {
+  return `{${
+    values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)
+      .join(",")
+  }}`;
+}
+
+function likePattern(v: string): string {
+  return v.replaceAll("*", "%");
+}
+
+/** Renders one filter. */
+export function filterSql(rel: Sql, f: Filter): Sql {
+  const lhs = fieldSql(rel, f.field);
+  const op = f.operation;
+  let cond: Sql;
+  switch (op.kind) {
+    case "op": {
+      const v = op.op === "like" || op.op === "ilike"
+        ? likePattern(op.value)
+        : op.value;
+      cond = sql`${lhs} ${keyword(SIMPLE_SQL[op.op])} ${param(v)}`;
+      break;
+    }
+    case "quant": {
+      const v = op.op === "like" || op.op === "ilike"
+        ? likePattern(op.value)
+        : op.value;
+      const q = keyword(op.quantifier === "any" ? "ANY" : "ALL");
+      cond = sql`${lhs} ${keyword(SIMPLE_SQL[op.op])} ${q}(${param(v)})`;
+      break;
+    }
+    case "in": {
+      const values = op.values.length === 1 && op.values[0] === ""
+        ? []
+        : op.values;
+      cond = sql`${lhs} = ANY(${param(arrayLiteral(values))})`;
+      break;
+    }
+    case "is":
+      cond = sql`${lhs} ${keyword(IS_SQL[op.value])}`;
+      break;
+    case "fts": {
+      const fn = keyword(FTS_SQL[op.op]);
+      cond = op.language === null
+        ? sql`${lhs} @@ ${fn}(${param(op.value)})`
+        : sql`${lhs} @@ ${fn}(${param(op.language)}::regconfig, ${
+          param(op.value)
+        })`;
+      break;
+    }
+    default: {
+      const never: never = op;
+      throw new Error(`unexpected operation ${String(never)}`);
+    }
+  }
+  return f.negated ? sql`NOT (${cond})` : cond;
+}
+
+/** Renders a logic tree. */
+export function logicSql(rel: Sql, t: LogicTree): Sql {
+  if (t.kind === "filter") return filterSql(rel, t.filter);
+  const parts = t.children.map((c) => logicSql(rel, c));
+  const body = join(parts, keyword(t.op === "and" ? " AND " : " OR "));
+  return t.negated ? sql`NOT (${body})` : sql`(${body})`;
+}
+
+/** Renders ORDER BY terms (without the keyword). */
+export function orderSql(rel: Sql, terms: readonly OrderTerm[]): Sql {
+  return join(terms.map((t) => {
+    let s = fieldSql(rel, t.field);
+    if (t.direction !== null) {
+      s = sql`${s} ${keyword(t.direction === "asc" ? "ASC" : "DESC")}`;
+    }
+    if (t.nulls !== null) {
+      s = sql`${s} ${
+        keyword(t.nulls === "first" ? "NULLS FIRST" : "NULLS LAST")
+      }`;
+    }
+    return s;
+  }));
+}
+
+const AGG_SQL = {
+  count: "pg_catalog.count",
+  sum: "pg_catalog.sum",
+  avg: "pg_catalog.avg",
+  min: "pg_catalog.min",
+  max: "pg_catalog.max",
+} as const;
+
+function withCast(expr: Sql, cast: string | null): Sql {
+  return cast === null
+    ? expr
+    : sql`CAST(${expr} AS ${keyword(castType(cast))})`;
+}
+
+/** Renders the select list and the GROUP BY list it implies. */
+export function selectSql(
+  rel: Sql,
+  items: readonly SelectItem[],
+): { list: Sql; groupBy: readonly Sql[] } {
+  const cols: Sql[] = [];
+  const groupBy: Sql[] = [];
+  const position = (): Sql => keyword(String(cols.length));
+  let aggregated = false;
+  for (const it of items) {
+    switch (it.kind) {
+      case "star":
+        cols.push(sql`${rel}.*`);
+        groupBy.push(sql`${rel}.*`);
+        break;
+      case "count":
+        aggregated = true;
+        cols.push(
+          sql`${withCast(sql`pg_catalog.count(*)`, it.cast)} AS ${
+            ident(it.alias ?? "count")
+          }`,
+        );
+        break;
+      case "field": {
+        const base = withCast(fieldSql(rel, it.field), it.cast);
+        if (it.aggregate !== null) {
+          aggregated = true;
+          const agg = withCast(
+            sql`${keyword(AGG_SQL[it.aggregate])}(${base})`,
+            it.aggregateCast,
+          );
+          cols.push(sql`${agg} AS ${ident(it.alias ?? it.aggregate)}`);
+        } else {
+          const name = it.alias ?? fieldName(it.field);
+          const plain = it.alias === null && it.cast === null &&
+            it.field.jsonPath.length === 0;
+          cols.push(plain ? base : sql`${base} AS ${ident(name)}`);
+          groupBy.push(position());
+        }
+        break;
+      }
+      case "embed":
+        throw new Error("embedding is planned before rendering");
+      default: {
+        const never: never = it;
+        throw new Error(`unexpected select item ${String(never)}`);
+      }
+    }
+  }
+  return {
+    list: cols.length === 0 ? EMPTY : join(cols),
+    groupBy: aggregated ? groupBy : [],
+  };
+}
+
+function whereSql(rel: Sql, where: readonly LogicTree[]): Sql {
+  if (where.length === 0) return EMPTY;
+  return sql` WHERE ${
+    join(where.map((w) => logicSql(rel, w)), keyword(" AND "))
+  }`;
+}
+
+/** The source query of a read node. */
+export function sourceSql(node: ReadNode): Sql {
+  const rel = qi(node.table.schema, node.table.name);
+  const { list, groupBy } = selectSql(rel, node.select);
+  let q = sql`SELECT ${list} FROM ${rel}${whereSql(rel, node.where)}`;
+  if (groupBy.length > 0) q = sql`${q} GROUP BY ${join(groupBy)}`;
+  if (node.order.length > 0) {
+    q = sql`${q} ORDER BY ${orderSql(rel, node.order)}`;
+  }
+  if (node.range.limit !== null) {
+    q = sql`${q} LIMIT ${param(node.range.limit)}::bigint`;
+  }
+  if (node.range.offset !== 0) {
+    q = sql`${q} OFFSET ${param(node.range.offset)}::bigint`;
+  }
+  return q;
+}
+
+/** The count query of a read node (no range, no order). */
+export function countSql(node: ReadNode): Sql {
+  const rel = qi(node.table.schema, node.table.name);
+  return sql`SELECT 1 FROM ${rel}${whereSql(rel, node.where)}`;
+}
+
+const CSV_BODY = keyword(
+  "(SELECT coalesce(string_agg(a.k, ','), '') FROM (SELECT json_object_keys(r)::text AS k FROM (SELECT row_to_json(hh) AS r FROM pgrst_source AS hh LIMIT 1) s) a) || chr(10) || coalesce(string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), chr(10)), '')",
+);
+
+/** The JSON, single-object or CSV body expression over `_postgrest_t`. */
+export function bodySql(plan: { media: ReadPlan["media"] }): Sql {
+  const row = plan.media.stripNulls
+    ? sql`json_strip_nulls(row_to_json(_postgrest_t))`
+    : sql`_postgrest_t`;
+  switch (plan.media.kind) {
+    case "json":
+      return sql`coalesce(json_agg(${row}), '[]')::text`;
+    case "singular":
+      return sql`coalesce((json_agg(${row})->0)::text, '')`;
+    case "csv":
+      return CSV_BODY;
+  }
+}
+
+/** The main statement of a read. */
+export function readStatement(plan: ReadPlan): Sql {
+  const total = plan.count === "exact"
+    ? sql`(SELECT pg_catalog.count(*) FROM (${
+      countSql(plan.node)
+    }) _pgrst_count)`
+    : sql`null::bigint`;
+  return sql`WITH pgrst_source AS (${
+    sourceSql(plan.node)
+  }) SELECT ${total} AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ${
+    bodySql(plan)
+  } AS body, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT * FROM pgrst_source) _postgrest_t`;
+}
+
+/** An EXPLAIN of the count query, for `count=planned|estimated`. */
+export function plannedCountStatement(node: ReadNode): Sql {
+  return sql`EXPLAIN (FORMAT JSON) ${countSql(node)}`;
+}

@@ -1,0 +1,175 @@
+/**
+ * Owns turning a statement's result into the HTTP response: status (200,
+ * 206, 416, or `response.status`), Content-Range, Content-Type,
+ * Preference-Applied, headers set from SQL through `response.headers`, and
+ * the singular-object check.
+ *
+ * Pure.
+ *
+ * @module
+ */
+
+import type { ApiRequest, RangeSpec } from "../api_request/types.ts";
+import { invalidRange, PgrstError, singularityError } from "../error.ts";
+import type { ReadPlan } from "../plan/plan.ts";
+
+/** What PostgreSQL returned for the main statement. */
+export interface ResultRow {
+  readonly tableTotal: number | null;
+  readonly pageTotal: number;
+  readonly body: string;
+  readonly gucHeaders: string | null;
+  readonly gucStatus: string | null;
+}
+
+/** A response before it becomes a `Response`. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: string | null;
+}
+
+function num(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** Reads the main statement's one row. */
+export function resultRow(row: Record<string, unknown> | undefined): ResultRow {
+  return {
+    tableTotal: num(row?.["total_result_set"]),
+    pageTotal: num(row?.["page_total"]) ?? 0,
+    body: typeof row?.["body"] === "string" ? row["body"] : "",
+    gucHeaders: typeof row?.["response_headers"] === "string"
+      ? row["response_headers"]
+      : null,
+    gucStatus: typeof row?.["response_status"] === "string"
+      ? row["response_status"]
+      : null,
+  };
+}
+
+/**
+ * Parses `response.headers`: a JSON array of one-key objects with string
+ * values. CR and LF are refused.
+ * @throws {PgrstError} PGRST111
+ */
+export function gucHeaders(text: string | null): [string, string][] {
+  if (text === null) return [];
+  const bad = new PgrstError(
+    500,
+    "PGRST111",
+    "response.headers guc must be a JSON array composed of objects with a single key and a string value",
+  );
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw bad;
+  }
+  if (!Array.isArray(v)) throw bad;
+  const out: [string, string][] = [];
+  for (const o of v) {
+    if (typeof o !== "object" || o === null || Array.isArray(o)) throw bad;
+    const entries = Object.entries(o);
+    if (entries.length !== 1) throw bad;
+    const [k, val] = entries[0] ?? ["", null];
+    if (typeof val !== "string" || /[\r\n]/.test(k + val) || k === "") {
+      throw bad;
+    }
+    out.push([k, val]);
+  }
+  return out;
+}
+
+/**
+ * Parses `response.status`.
+ * @throws {PgrstError} PGRST112
+ */
+export function gucStatus(text: string | null): number | null {
+  if (text === null) return null;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 100 || n > 599) {
+    throw new PgrstError(
+      500,
+      "PGRST112",
+      "response.status guc must be a valid status code",
+    );
+  }
+  return n;
+}
+
+/** The Content-Range value and status for a read. */
+export function rangeStatus(
+  range: RangeSpec,
+  pageTotal: number,
+  tableTotal: number | null,
+): { status: number; contentRange: string } {
+  const lower = range.offset;
+  const upper = lower + pageTotal - 1;
+  const totalText = tableTotal === null ? "*" : String(tableTotal);
+  const rangeText = tableTotal !== 0 && lower <= upper
+    ? `${lower}-${upper}`
+    : "*";
+  let status = 200;
+  if (tableTotal !== null) {
+    if (lower > tableTotal) status = 416;
+    else if (1 + upper - lower < tableTotal) status = 206;
+  }
+  return { status, contentRange: `${rangeText}/${totalText}` };
+}
+
+/** Preference-Applied for the preferences that took effect. */
+export function preferenceApplied(
+  req: ApiRequest,
+  txOverride: boolean,
+): string | null {
+  const p = req.prefs;
+  const out: string[] = [];
+  if (p.resolution !== null) out.push(`resolution=${p.resolution}`);
+  if (p.missing !== null) out.push(`missing=${p.missing}`);
+  if (p.return !== null) out.push(`return=${p.return}`);
+  if (p.count !== null && req.method !== "GET" && req.method !== "HEAD") {
+    out.push(`count=${p.count}`);
+  }
+  if (p.tx !== null && txOverride) out.push(`tx=${p.tx}`);
+  if (p.handling !== null) out.push(`handling=${p.handling}`);
+  if (p.timezone !== null) out.push(`timezone=${p.timezone}`);
+  if (p.maxAffected !== null) out.push(`max-affected=${p.maxAffected}`);
+  return out.length === 0 ? null : out.join(", ");
+}
+
+/**
+ * Builds the response of a read.
+ * @throws {PgrstError} PGRST103, PGRST111, PGRST112, PGRST116
+ */
+export function readResponse(
+  req: ApiRequest,
+  plan: ReadPlan,
+  row: ResultRow,
+  opts: { txOverride: boolean },
+): ApiResponse {
+  const headers: [string, string][] = [];
+  const { status: rStatus, contentRange } = rangeStatus(
+    plan.node.range,
+    row.pageTotal,
+    row.tableTotal,
+  );
+  if (rStatus === 416) {
+    throw invalidRange(
+      `An offset of ${plan.node.range.offset} was requested, but there are only ${row.tableTotal} rows.`,
+    );
+  }
+  if (plan.media.kind === "singular" && row.pageTotal !== 1) {
+    throw singularityError(row.pageTotal);
+  }
+  headers.push(["Content-Range", contentRange]);
+  headers.push(["Content-Type", plan.media.contentType]);
+  const applied = preferenceApplied(req, opts.txOverride);
+  if (applied !== null) headers.push(["Preference-Applied", applied]);
+  if (req.profileGiven) headers.push(["Content-Profile", req.schema]);
+  headers.push(...gucHeaders(row.gucHeaders));
+  const status = gucStatus(row.gucStatus) ?? rStatus;
+  return { status, headers, body: plan.headOnly ? null : row.body };
+}

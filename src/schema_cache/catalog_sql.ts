@@ -1,0 +1,103 @@
+/**
+ * Owns the catalog queries that build the schema cache. Each takes the
+ * exposed schemas as `$1` (a text array) and returns plain rows.
+ *
+ * @module
+ */
+
+/** Tables, views, materialized views and foreign tables with their columns. */
+export const TABLES_SQL = `
+select
+  n.nspname as schema,
+  c.relname as name,
+  d.description as description,
+  c.relkind in ('v', 'm') as is_view,
+  (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8) as insertable,
+  (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4) as updatable,
+  (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16) as deletable,
+  coalesce((
+    select json_agg(a.attname order by array_position(con.conkey, a.attnum))
+    from pg_constraint con
+    join pg_attribute a on a.attrelid = con.conrelid and a.attnum = any(con.conkey)
+    where con.conrelid = c.oid and con.contype = 'p'
+  ), '[]') as pk,
+  coalesce((
+    select json_agg(json_build_object(
+      'name', a.attname,
+      'description', col_description(c.oid, a.attnum),
+      'nullable', not a.attnotnull,
+      'type', format_type(a.atttypid, a.atttypmod),
+      'nominal', case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) else format_type(a.atttypid, a.atttypmod) end,
+      'maxlen', information_schema._pg_char_max_length(information_schema._pg_truetypid(a.*, t.*), information_schema._pg_truetypmod(a.*, t.*)),
+      'default', pg_get_expr(ad.adbin, ad.adrelid),
+      'enum', coalesce((select json_agg(e.enumlabel order by e.enumsortorder) from pg_enum e
+                        where e.enumtypid = case when t.typtype = 'd' then t.typbasetype else a.atttypid end), '[]'),
+      'position', a.attnum
+    ) order by a.attnum)
+    from pg_attribute a
+    join pg_type t on t.oid = a.atttypid
+    left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+  ), '[]') as columns
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+left join pg_description d on d.objoid = c.oid and d.objsubid = 0 and d.classoid = 'pg_class'::regclass
+where c.relkind in ('r', 'v', 'm', 'f', 'p')
+  and n.nspname = any($1::text[])
+order by n.nspname, c.relname
+`;
+
+/** Foreign keys whose owner or target lies in the exposed schemas. */
+export const FOREIGN_KEYS_SQL = `
+select
+  con.conname as constraint,
+  ns1.nspname as schema,
+  c1.relname as table,
+  (select json_agg(a.attname order by k.ord) from unnest(con.conkey) with ordinality k(attnum, ord)
+     join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.attnum) as columns,
+  ns2.nspname as ref_schema,
+  c2.relname as ref_table,
+  (select json_agg(a.attname order by k.ord) from unnest(con.confkey) with ordinality k(attnum, ord)
+     join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.attnum) as ref_columns
+from pg_constraint con
+join pg_class c1 on c1.oid = con.conrelid
+join pg_namespace ns1 on ns1.oid = c1.relnamespace
+join pg_class c2 on c2.oid = con.confrelid
+join pg_namespace ns2 on ns2.oid = c2.relnamespace
+where con.contype = 'f'
+  and (ns1.nspname = any($1::text[]) or ns2.nspname = any($1::text[]))
+order by con.conname
+`;
+
+/** Functions of the exposed schemas with their parameters and return type. */
+export const ROUTINES_SQL = `
+select
+  pn.nspname as schema,
+  p.proname as name,
+  d.description as description,
+  coalesce((
+    select json_agg(json_build_object(
+      'name', coalesce(p.proargnames[i], ''),
+      'type', format_type(p.proallargtypes_or_args[i], null),
+      'required', i <= p.pronargs - p.pronargdefaults,
+      'variadic', p.provariadic <> 0 and i = p.pronargs
+    ) order by i)
+    from generate_subscripts(p.proallargtypes_or_args, 1) i
+    where coalesce(p.proargmodes[i], 'i') in ('i', 'b', 'v')
+  ), '[]') as params,
+  tn.nspname as return_type_schema,
+  t.typname as return_type_name,
+  p.proretset as returns_set,
+  (t.typtype = 'c' or (t.typtype = 'p' and t.typname = 'record')) as returns_composite,
+  p.provolatile as volatility
+from (
+  select pp.*, coalesce(pp.proallargtypes, array(select unnest(pp.proargtypes))) as proallargtypes_or_args
+  from pg_proc pp
+) p
+join pg_namespace pn on pn.oid = p.pronamespace
+join pg_type t on t.oid = p.prorettype
+join pg_namespace tn on tn.oid = t.typnamespace
+left join pg_description d on d.objoid = p.oid and d.classoid = 'pg_proc'::regclass
+where pn.nspname = any($1::text[]) and p.prokind = 'f'
+order by pn.nspname, p.proname
+`;

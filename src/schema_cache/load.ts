@@ -1,0 +1,133 @@
+/**
+ * Owns loading the schema cache from the catalog: runs the queries of
+ * `catalog_sql.ts` for the exposed and extra-search-path schemas and turns
+ * their rows into an immutable `SchemaCache`.
+ *
+ * @module
+ */
+
+import { FOREIGN_KEYS_SQL, ROUTINES_SQL, TABLES_SQL } from "./catalog_sql.ts";
+import {
+  type Column,
+  type ForeignKey,
+  qualifiedKey,
+  type Routine,
+  type RoutineParam,
+  type SchemaCache,
+  type Table,
+} from "./types.ts";
+
+/** Runs one parameterised catalog query. */
+export type CatalogQuery = (
+  text: string,
+  params: readonly unknown[],
+) => Promise<readonly Record<string, unknown>[]>;
+
+function str(v: unknown): string {
+  return typeof v === "string" ? v : String(v ?? "");
+}
+function strOrNull(v: unknown): string | null {
+  return typeof v === "string" ? v : null;
+}
+function arr(v: unknown): readonly unknown[] {
+  if (typeof v === "string") return arr(JSON.parse(v));
+  return Array.isArray(v) ? v : [];
+}
+function rec(v: unknown): Record<string, unknown> {
+  return typeof v === "object" && v !== null
+    ? v as Record<string, unknown>
+    : {};
+}
+
+/** Builds a `Table` from a catalog row (exported for tests). */
+export function tableFromRow(row: Record<string, unknown>): Table {
+  const columns: Column[] = arr(row["columns"]).map((c) => {
+    const r = rec(c);
+    return {
+      name: str(r["name"]),
+      description: strOrNull(r["description"]),
+      nullable: r["nullable"] === true,
+      type: str(r["type"]),
+      nominalType: str(r["nominal"]),
+      maxLength: typeof r["maxlen"] === "number" ? r["maxlen"] : null,
+      defaultValue: strOrNull(r["default"]),
+      enumValues: arr(r["enum"]).map(str),
+      position: Number(r["position"]),
+    };
+  });
+  return {
+    schema: str(row["schema"]),
+    name: str(row["name"]),
+    description: strOrNull(row["description"]),
+    isView: row["is_view"] === true,
+    insertable: row["insertable"] === true,
+    updatable: row["updatable"] === true,
+    deletable: row["deletable"] === true,
+    primaryKey: arr(row["pk"]).map(str),
+    columns,
+    columnsByName: new Map(columns.map((c) => [c.name, c])),
+  };
+}
+
+/**
+ * Loads the schema cache for `schemas` (the exposed schemas plus the extra
+ * search path, which is needed for relationships and types).
+ */
+export async function loadSchemaCache(
+  query: CatalogQuery,
+  schemas: readonly string[],
+  pgVersion: number,
+): Promise<SchemaCache> {
+  const list = `{${
+    schemas.map((s) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)
+      .join(",")
+  }}`;
+  const [tableRows, fkRows, routineRows] = await Promise.all([
+    query(TABLES_SQL, [list]),
+    query(FOREIGN_KEYS_SQL, [list]),
+    query(ROUTINES_SQL, [list]),
+  ]);
+  const tables = new Map<string, Table>();
+  for (const row of tableRows) {
+    const t = tableFromRow(row);
+    tables.set(qualifiedKey(t.schema, t.name), t);
+  }
+  const foreignKeys: ForeignKey[] = fkRows.map((r) => ({
+    constraint: str(r["constraint"]),
+    schema: str(r["schema"]),
+    table: str(r["table"]),
+    columns: arr(r["columns"]).map(str),
+    refSchema: str(r["ref_schema"]),
+    refTable: str(r["ref_table"]),
+    refColumns: arr(r["ref_columns"]).map(str),
+  }));
+  const routines = new Map<string, Routine[]>();
+  for (const r of routineRows) {
+    const params: RoutineParam[] = arr(r["params"]).map((p) => {
+      const o = rec(p);
+      return {
+        name: str(o["name"]),
+        type: str(o["type"]),
+        required: o["required"] === true,
+        variadic: o["variadic"] === true,
+      };
+    });
+    const v = str(r["volatility"]);
+    const routine: Routine = {
+      schema: str(r["schema"]),
+      name: str(r["name"]),
+      description: strOrNull(r["description"]),
+      params,
+      returnTypeSchema: str(r["return_type_schema"]),
+      returnTypeName: str(r["return_type_name"]),
+      returnsSet: r["returns_set"] === true,
+      returnsComposite: r["returns_composite"] === true,
+      volatility: v === "i" || v === "s" ? v : "v",
+    };
+    const key = qualifiedKey(routine.schema, routine.name);
+    const same = routines.get(key) ?? [];
+    same.push(routine);
+    routines.set(key, same);
+  }
+  return { tables, foreignKeys, routines, pgVersion };
+}

@@ -1,0 +1,90 @@
+/**
+ * Owns the schema cache's shape: the immutable picture of the exposed
+ * schemas (tables, views, columns, keys, relationships, functions) that the
+ * planner consults instead of the database.
+ *
+ * @module
+ */
+
+/** A column of a table or view. */
+export interface Column {
+  readonly name: string;
+  readonly description: string | null;
+  readonly nullable: boolean;
+  /** `format_type` of the column's type, e.g. `integer`, `character varying(20)`. */
+  readonly type: string;
+  /** The base type name when the column's type is a domain, else `type`. */
+  readonly nominalType: string;
+  readonly maxLength: number | null;
+  readonly defaultValue: string | null;
+  readonly enumValues: readonly string[];
+  readonly position: number;
+}
+
+/** A table, view, materialized view or foreign table. */
+export interface Table {
+  readonly schema: string;
+  readonly name: string;
+  readonly description: string | null;
+  readonly isView: boolean;
+  readonly insertable: boolean;
+  readonly updatable: boolean;
+  readonly deletable: boolean;
+  readonly primaryKey: readonly string[];
+  readonly columns: readonly Column[];
+  readonly columnsByName: ReadonlyMap<string, Column>;
+}
+
+/** A foreign key seen from its owner (many-to-one). */
+export interface ForeignKey {
+  readonly constraint: string;
+  readonly schema: string;
+  readonly table: string;
+  readonly columns: readonly string[];
+  readonly refSchema: string;
+  readonly refTable: string;
+  readonly refColumns: readonly string[];
+}
+
+/** A function parameter. */
+export interface RoutineParam {
+  readonly name: string;
+  readonly type: string;
+  readonly required: boolean;
+  readonly variadic: boolean;
+}
+
+/** A function callable through `/rpc`. */
+export interface Routine {
+  readonly schema: string;
+  readonly name: string;
+  readonly description: string | null;
+  readonly params: readonly RoutineParam[];
+  readonly returnTypeSchema: string;
+  readonly returnTypeName: string;
+  readonly returnsSet: boolean;
+  readonly returnsComposite: boolean;
+  readonly volatility: "i" | "s" | "v";
+}
+
+/** The whole cache. Keys of maps are `schema\u0000name`. */
+export interface SchemaCache {
+  readonly tables: ReadonlyMap<string, Table>;
+  readonly foreignKeys: readonly ForeignKey[];
+  readonly routines: ReadonlyMap<string, readonly Routine[]>;
+  readonly pgVersion: number;
+}
+
+/** The map key of a schema-qualified name. */
+export function qualifiedKey(schema: string, name: string): string {
+  return `${schema}\u0000${name}`;
+}
+
+/** Looks a table or view up. */
+export function findTable(
+  cache: SchemaCache,
+  schema: string,
+  name: string,
+): Table | undefined {
+  return cache.tables.get(qualifiedKey(schema, name));
+}

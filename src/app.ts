@@ -142,23 +142,21 @@ async function execute(
     readOnly: req.method === "GET" || req.method === "HEAD",
     statements,
     end,
-    authenticated: auth.authenticated,
+    authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
   });
   timer.lap("transaction");
   let row = resultRow(results[mainIndex]?.[0]);
   if (planned) {
     const estimate = plannedRows(results[mainIndex + 1]);
     const maxRows = config.dbMaxRows;
-    if (plan.count === "planned" || maxRows === null) {
+    if (plan.count === "planned") {
       row = { ...row, tableTotal: estimate };
-    } else {
-      // estimated: exact below db-max-rows, the planner's guess above
-      row = {
-        ...row,
-        tableTotal: row.pageTotal < maxRows && plan.node.range.offset === 0
-          ? row.pageTotal
-          : estimate,
-      };
+    } else if (
+      maxRows !== null && row.tableTotal !== null && row.tableTotal > maxRows
+    ) {
+      // estimated: the exact count up to db-max-rows, above it the planner's
+      // guess when that is larger
+      row = { ...row, tableTotal: Math.max(row.tableTotal, estimate ?? 0) };
     }
   }
   return readResponse(req, plan, row, { txOverride: override });
@@ -179,6 +177,7 @@ function plannedRows(rows: readonly Row[] | undefined): number | null {
 function toResponse(r: ApiResponse, timer: Timer | null): Response {
   const headers = new Headers();
   for (const [k, v] of r.headers) headers.append(k, v);
+  if (!headers.has("Vary")) headers.set("Vary", "Accept, Prefer, Range");
   if (timer !== null) headers.set("Server-Timing", timer.header());
   const body = r.body === null ? null : encoder.encode(r.body);
   return new Response(body, { status: r.status, headers });

@@ -68,7 +68,7 @@ export function parseTarget(path: string): Target {
  */
 export function parseRangeHeader(value: string | null): RangeSpec | null {
   if (value === null) return null;
-  const m = /^\s*[a-zA-Z]*=\s*(\d+)\s*-\s*(\d*)\s*$/.exec(value);
+  const m = /^\s*(?:[a-zA-Z]+=)?\s*(\d+)\s*-\s*(\d*)\s*$/.exec(value);
   if (!m) return null;
   const lower = Number(m[1]);
   if (m[2] === "" || m[2] === undefined) return { offset: lower, limit: null };
@@ -131,7 +131,9 @@ export function parseApiRequest(raw: RawRequest, config: Config): ApiRequest {
   if (prefs.handling === "strict" && prefs.invalid.length > 0) {
     throw invalidPreferences(prefs.invalid);
   }
-  const queryRange = params.ranges.get("") ?? { offset: 0, limit: null };
+  const given = params.ranges.get("") ?? { offset: 0, limit: null };
+  // a negative offset is a no-op, as in PostgREST
+  const queryRange = { offset: Math.max(0, given.offset), limit: given.limit };
   if (queryRange.limit !== null && queryRange.limit < 0) {
     throw invalidRange("Limit should be greater than or equal to zero.");
   }

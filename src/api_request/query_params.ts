@@ -178,7 +178,9 @@ function parseSelectList(c: Cursor, close: string): SelectItem[] {
   const items: SelectItem[] = [];
   if (c.peek() === close) return items;
   for (;;) {
+    while (c.peek() === " ") c.pos++;
     items.push(parseSelectItem(c));
+    while (c.peek() === " ") c.pos++;
     if (c.eat(",")) continue;
     if (c.done || c.peek() === close) return items;
     c.fail('",", "->", "::", "." or end of input');
@@ -323,9 +325,17 @@ function anyValue(c: Cursor): string {
   return r;
 }
 
+function tryQuoted(c: Cursor): string | null {
+  try {
+    return parseQuoted(c);
+  } catch {
+    return null;
+  }
+}
+
 function listElement(c: Cursor): string {
   const save = c.pos;
-  const q = parseQuoted(c);
+  const q = tryQuoted(c);
   if (q !== null && (c.peek() === "," || c.peek() === ")")) return q;
   c.pos = save;
   let out = "";
@@ -360,7 +370,7 @@ export function parseFilter(field: Field, text: string): Filter {
 
 function logicSingle(c: Cursor): string {
   const save = c.pos;
-  const q = parseQuoted(c);
+  const q = tryQuoted(c);
   if (q !== null && (c.done || c.peek() === "," || c.peek() === ")")) return q;
   c.pos = save;
   if (c.peek() === "{") {
@@ -382,7 +392,12 @@ function logicSingle(c: Cursor): string {
 const LOGIC_EXPECTING =
   "field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)";
 
+function skipSpaces(c: Cursor): void {
+  while (c.peek() === " ") c.pos++;
+}
+
 function parseLogicTree(c: Cursor): LogicTree {
+  skipSpaces(c);
   // try a logic expression: [not.](and|or)(
   const m = /^(not\.)?(and|or)\(/.exec(c.rest());
   if (m) {
@@ -406,7 +421,11 @@ function parseLogicChildren(
   op: "and" | "or",
 ): LogicTree {
   const children: LogicTree[] = [parseLogicTree(c)];
-  while (c.eat(",")) children.push(parseLogicTree(c));
+  skipSpaces(c);
+  while (c.eat(",")) {
+    children.push(parseLogicTree(c));
+    skipSpaces(c);
+  }
   if (!c.eat(")")) c.fail('"," or ")"');
   return { kind: "expr", negated, op, children };
 }
@@ -419,9 +438,8 @@ export function parseLogic(
 ): LogicTree {
   return runParser("logic tree", text, (c) => {
     if (!c.eat("(")) c.fail('"("');
-    const tree = parseLogicChildren(c, negated, op);
-    if (!c.done) c.fail("end of input");
-    return tree;
+    // like PostgREST, text after the closing parenthesis is ignored
+    return parseLogicChildren(c, negated, op);
   });
 }
 
@@ -547,8 +565,8 @@ export function parseQueryParams(
 
   for (const [key, value] of search) {
     if (key === "select") {
-      select = parseSelect(value);
-      if (select.length === 0) select = [];
+      // an empty select means every column, as PostgREST does
+      select = value.trim() === "" ? [{ kind: "star" }] : parseSelect(value);
       continue;
     }
     if (key === "columns") {

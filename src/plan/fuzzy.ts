@@ -51,7 +51,7 @@ export function levenshtein(a: string, b: string): number {
 export function closestMatch(
   value: string,
   candidates: readonly string[],
-  minScore = 0.33,
+  minScore = 0.75,
 ): string | null {
   if (candidates.includes(value)) return value;
   for (let size = 3; size >= 2; size--) {

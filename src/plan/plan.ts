@@ -12,6 +12,7 @@ import type {
   ApiRequest,
   LogicTree,
   OrderTerm,
+  QueryParams,
   RangeSpec,
   SelectItem,
 } from "../api_request/types.ts";
@@ -29,13 +30,46 @@ import {
   type Table,
 } from "../schema_cache/types.ts";
 import { closestMatch } from "./fuzzy.ts";
+import {
+  isToOne,
+  type Relationship,
+  resolveRelationship,
+} from "./relationships.ts";
 import { negotiate, type OutputMedia } from "./negotiate.ts";
 
-/** A planned read of one relation. */
+/** An embedded resource, planned. */
+export interface EmbedNode {
+  /** The key in the parent's JSON (alias or name). */
+  readonly key: string;
+  /** The name written in `select` (for legacy target-name paths). */
+  readonly name: string;
+  readonly rel: Relationship;
+  readonly joinType: "inner" | "left";
+  readonly spread: boolean;
+  /** SQL aliases of the target table and of the lateral join. */
+  readonly tableAlias: string;
+  readonly joinAlias: string;
+  readonly node: ReadNode;
+}
+
+/** A select item after planning: plain items, or an embed. */
+export type PlannedItem =
+  | Exclude<SelectItem, { kind: "embed" }>
+  | { readonly kind: "embedded"; readonly embed: EmbedNode };
+
+/** `rel=is.null` / `rel=not.is.null` on an embed. */
+export interface EmbedNullFilter {
+  readonly key: string;
+  readonly isNull: boolean;
+}
+
+/** A planned read of one relation and its embeds. */
 export interface ReadNode {
   readonly table: Table;
-  readonly select: readonly SelectItem[];
+  readonly select: readonly PlannedItem[];
+  readonly embeds: readonly EmbedNode[];
   readonly where: readonly LogicTree[];
+  readonly embedFilters: readonly EmbedNullFilter[];
   readonly order: readonly OrderTerm[];
   readonly range: RangeSpec;
 }
@@ -90,12 +124,215 @@ function checkSelect(items: readonly SelectItem[], config: Config): void {
   }
 }
 
-function embedNames(items: readonly SelectItem[]): Set<string> {
-  const out = new Set<string>();
-  for (const it of items) {
-    if (it.kind === "embed") out.add(it.alias ?? it.name);
+interface PlanContext {
+  readonly cache: SchemaCache;
+  readonly config: Config;
+  readonly params: QueryParams;
+  readonly counter: { n: number };
+}
+
+function samePath(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Paths (by key, and by name when legacy target names are on) of embeds. */
+function knownPaths(
+  node: ReadNode,
+  prefix: readonly string[],
+  legacy: boolean,
+  out: Map<string, readonly string[]>,
+): void {
+  for (const e of node.embeds) {
+    const byKey = [...prefix, e.key];
+    out.set(byKey.join("\u0000"), byKey);
+    if (legacy && e.key !== e.name) {
+      out.set([...prefix, e.name].join("\u0000"), byKey);
+    }
+    knownPaths(e.node, byKey, legacy, out);
   }
-  return out;
+}
+
+function planNode(
+  ctx: PlanContext,
+  table: Table,
+  path: readonly string[],
+  items: readonly SelectItem[],
+  range: RangeSpec,
+): ReadNode {
+  const select: PlannedItem[] = [];
+  const embeds: EmbedNode[] = [];
+  for (const it of items) {
+    if (it.kind !== "embed") {
+      select.push(it);
+      continue;
+    }
+    const rel = resolveRelationship(ctx.cache, table, it.name, it.hint);
+    const key = it.alias ?? it.name;
+    ctx.counter.n++;
+    const n = ctx.counter.n;
+    const childPath = [...path, key];
+    const childRange = ctx.params.ranges.get(childPath.join("\u0000")) ??
+      (it.alias !== null && ctx.config.urlUseLegacyTargetNames
+        ? ctx.params.ranges.get([...path, it.name].join("\u0000"))
+        : undefined) ??
+      { offset: 0, limit: null };
+    const child = planNode(
+      ctx,
+      rel.target,
+      childPath,
+      it.select,
+      isToOne(rel)
+        ? childRange
+        : applyMaxRows(childRange, ctx.config.dbMaxRows),
+    );
+    const embed: EmbedNode = {
+      key,
+      name: it.name,
+      rel,
+      joinType: it.joinType ?? "left",
+      spread: it.spread,
+      tableAlias: `${rel.target.name}_${n}`,
+      joinAlias: `${table.name}_${it.name}_${n}`,
+      node: child,
+    };
+    embeds.push(embed);
+    select.push({ kind: "embedded", embed });
+  }
+  const node: ReadNode = {
+    table,
+    select,
+    embeds,
+    where: [],
+    embedFilters: [],
+    order: [],
+    range,
+  };
+  return attachConditions(ctx, node, path);
+}
+
+/** Adds the filters, logic trees and order terms addressed to `path`. */
+function attachConditions(
+  ctx: PlanContext,
+  node: ReadNode,
+  path: readonly string[],
+): ReadNode {
+  const where: LogicTree[] = [];
+  const embedFilters: EmbedNullFilter[] = [];
+  for (const f of ctx.params.filters) {
+    if (!samePath(path, f.path)) continue;
+    const embed = node.embeds.find((e) => e.key === f.filter.field.name);
+    const op = f.filter.operation;
+    if (embed !== undefined && f.filter.field.jsonPath.length === 0) {
+      if (
+        op.kind === "is" && (op.value === "null" || op.value === "not_null")
+      ) {
+        const isNull = (op.value === "null") !== f.filter.negated;
+        embedFilters.push({ key: embed.key, isNull });
+        continue;
+      }
+      throw new PgrstError(
+        400,
+        "PGRST120",
+        `Bad operator on the '${embed.key}' embedded resource`,
+        {
+          details:
+            "Only is null or not is null filters are allowed on embedded resources",
+        },
+      );
+    }
+    where.push({ kind: "filter", filter: f.filter });
+  }
+  for (const l of ctx.params.logic) {
+    if (samePath(path, l.path)) where.push(l.tree);
+  }
+  const order: OrderTerm[] = [];
+  for (const o of ctx.params.order) {
+    if (!samePath(path, o.path)) continue;
+    for (const t of o.terms) {
+      if (t.kind === "relation") {
+        const embed = node.embeds.find((e) => e.key === t.relation);
+        if (embed === undefined) throw notEmbedded(t.relation);
+        if (!isToOne(embed.rel)) {
+          throw new PgrstError(
+            400,
+            "PGRST118",
+            `A related order on '${embed.key}' is not possible`,
+            {
+              details:
+                `'${node.table.name}' and '${embed.key}' do not form a many-to-one or one-to-one relationship`,
+            },
+          );
+        }
+      }
+      order.push(t);
+    }
+  }
+  return { ...node, where, embedFilters, order };
+}
+
+/** Rewrites legacy target-name paths to key paths; PGRST108 for unknown ones. */
+function normalizePaths(
+  params: QueryParams,
+  root: ReadNode,
+  legacy: boolean,
+): QueryParams {
+  const known = new Map<string, readonly string[]>();
+  knownPaths(root, [], legacy, known);
+  const keys = new Map<string, readonly string[]>();
+  knownPaths(root, [], false, keys);
+  const fix = (p: readonly string[]): readonly string[] => {
+    if (p.length === 0) return p;
+    const k = p.join("\u0000");
+    const hit = known.get(k);
+    if (hit !== undefined) return hit;
+    // report the first unknown element, with the alias hint when it is a name
+    for (let i = 1; i <= p.length; i++) {
+      const prefix = p.slice(0, i);
+      if (!known.has(prefix.join("\u0000"))) {
+        const name = prefix[prefix.length - 1] ?? "";
+        const aliased = findAliased(root, prefix.slice(0, -1), name);
+        if (aliased !== null) {
+          throw new PgrstError(
+            400,
+            "PGRST108",
+            `'${name}' is not an embedded resource in this request`,
+            {
+              details:
+                "Target names are not allowed in filters if they have an alias",
+              hint:
+                `Change '${name}' to '${aliased}' in filters, orders or limits.`,
+            },
+          );
+        }
+        throw notEmbedded(name);
+      }
+    }
+    return p;
+  };
+  const ranges = new Map<string, RangeSpec>();
+  for (const [k, v] of params.ranges) {
+    ranges.set(k === "" ? "" : fix(k.split("\u0000")).join("\u0000"), v);
+  }
+  return {
+    ...params,
+    filters: params.filters.map((f) => ({ ...f, path: fix(f.path) })),
+    logic: params.logic.map((l) => ({ ...l, path: fix(l.path) })),
+    order: params.order.map((o) => ({ ...o, path: fix(o.path) })),
+    ranges,
+  };
+}
+
+function findAliased(
+  root: ReadNode,
+  parentPath: readonly string[],
+  name: string,
+): string | null {
+  let node: ReadNode | undefined = root;
+  for (const k of parentPath) {
+    node = node?.embeds.find((e) => e.key === k)?.node;
+  }
+  const e = node?.embeds.find((x) => x.name === name && x.key !== name);
+  return e === undefined ? null : e.key;
 }
 
 function applyMaxRows(range: RangeSpec, maxRows: number | null): RangeSpec {
@@ -126,55 +363,38 @@ export function planRequest(
   }
   const table = findRelation(req, target.name, cache);
   checkSelect(req.params.select, config);
-  const embeds = embedNames(req.params.select);
-  for (const it of req.params.select) {
-    if (it.kind === "embed") {
-      throw new PgrstError(
-        400,
-        "PGRST200",
-        `Could not find a relationship between '${table.name}' and '${it.name}' in the schema cache`,
-        {
-          details:
-            `Searched for a foreign key relationship between '${table.name}' and '${it.name}' in the schema '${table.schema}', but no matches were found.`,
-        },
-      );
-    }
-  }
-  const badPath = (path: readonly string[]): void => {
-    const first = path[0];
-    if (first !== undefined && !embeds.has(first)) throw notEmbedded(first);
+  const range = applyMaxRows(req.range, config.dbMaxRows);
+  // first the shape (embeds only), to resolve the paths conditions address
+  const bare: QueryParams = {
+    ...req.params,
+    filters: [],
+    logic: [],
+    order: [],
+    ranges: new Map(),
   };
-  for (const f of req.params.filters) badPath(f.path);
-  for (const l of req.params.logic) badPath(l.path);
-  for (const o of req.params.order) badPath(o.path);
-  for (const k of req.params.ranges.keys()) {
-    if (k !== "") badPath(k.split("\u0000"));
-  }
-  for (const o of req.params.order) {
-    for (const t of o.terms) {
-      if (t.kind === "relation") throw notEmbedded(t.relation);
-    }
-  }
-  const where: LogicTree[] = [];
-  for (const f of req.params.filters) {
-    if (f.path.length === 0) where.push({ kind: "filter", filter: f.filter });
-  }
-  for (const l of req.params.logic) {
-    if (l.path.length === 0) where.push(l.tree);
-  }
-  const order = req.params.order.filter((o) => o.path.length === 0).flatMap((
-    o,
-  ) => o.terms);
+  const shape = planNode(
+    { cache, config, params: bare, counter: { n: 0 } },
+    table,
+    [],
+    req.params.select,
+    range,
+  );
+  const params = normalizePaths(
+    req.params,
+    shape,
+    config.urlUseLegacyTargetNames,
+  );
+  const node = planNode(
+    { cache, config, params, counter: { n: 0 } },
+    table,
+    [],
+    req.params.select,
+    range,
+  );
   const media = negotiate(req.accept, "read");
   return {
     kind: "read",
-    node: {
-      table,
-      select: req.params.select,
-      where,
-      order,
-      range: applyMaxRows(req.range, config.dbMaxRows),
-    },
+    node,
     count: req.prefs.count,
     media,
     headOnly: req.method === "HEAD",

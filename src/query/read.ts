@@ -14,9 +14,14 @@ import type {
   Filter,
   LogicTree,
   OrderTerm,
-  SelectItem,
 } from "../api_request/types.ts";
-import type { ReadNode, ReadPlan } from "../plan/plan.ts";
+import type {
+  EmbedNode,
+  PlannedItem,
+  ReadNode,
+  ReadPlan,
+} from "../plan/plan.ts";
+import { isToOne } from "../plan/relationships.ts";
 import { castType } from "./casts.ts";
 import {
   EMPTY,
@@ -66,9 +71,29 @@ const IS_SQL = {
   unknown: "IS UNKNOWN",
 } as const;
 
-/** A column reference with its JSON path applied. */
-export function fieldSql(rel: Sql, f: Field): Sql {
+/** Column types, to know when a JSON path needs `to_jsonb`. */
+export type ColumnTypes = ReadonlyMap<string, { readonly nominalType: string }>;
+
+/** The relation columns are read from: its SQL reference and column types. */
+export interface Rel {
+  readonly ref: Sql;
+  readonly types: ColumnTypes;
+}
+
+/**
+ * A column reference with its JSON path applied. Composite and array
+ * columns are converted with `to_jsonb` first, as PostgREST does.
+ */
+export function fieldSql(r: Rel, f: Field): Sql {
+  const rel = r.ref;
   let out = f.name === "*" ? sql`${rel}.*` : sql`${rel}.${ident(f.name)}`;
+  const type = r.types.get(f.name)?.nominalType;
+  if (
+    f.jsonPath.length > 0 && type !== undefined && type !== "json" &&
+    type !== "jsonb"
+  ) {
+    out = sql`to_jsonb(${out})`;
+  }
   for (const step of f.jsonPath) {
     const arrow = keyword(step.arrow);
     out = typeof step.key === "number"
@@ -100,7 +125,7 @@ function likePattern(v: string): string {
 }
 
 /** Renders one filter. */
-export function filterSql(rel: Sql, f: Filter): Sql {
+export function filterSql(rel: Rel, f: Filter): Sql {
   const lhs = fieldSql(rel, f.field);
   const op = f.operation;
   let cond: Sql;
@@ -132,11 +157,22 @@ export function filterSql(rel: Sql, f: Filter): Sql {
       break;
     case "fts": {
       const fn = keyword(FTS_SQL[op.op]);
-      cond = op.language === null
-        ? sql`${lhs} @@ ${fn}(${param(op.value)})`
-        : sql`${lhs} @@ ${fn}(${param(op.language)}::regconfig, ${
-          param(op.value)
-        })`;
+      const lang = op.language === null
+        ? null
+        : sql`${param(op.language)}::regconfig`;
+      // text and json columns are converted with to_tsvector, in the
+      // query's language when one is given
+      const type = f.field.jsonPath.length === 0
+        ? rel.types.get(f.field.name)?.nominalType
+        : "text";
+      const vec = type === "tsvector"
+        ? lhs
+        : lang === null
+        ? sql`to_tsvector(${lhs})`
+        : sql`to_tsvector(${lang}, ${lhs})`;
+      cond = lang === null
+        ? sql`${vec} @@ ${fn}(${param(op.value)})`
+        : sql`${vec} @@ ${fn}(${lang}, ${param(op.value)})`;
       break;
     }
     default: {
@@ -148,27 +184,11 @@ export function filterSql(rel: Sql, f: Filter): Sql {
 }
 
 /** Renders a logic tree. */
-export function logicSql(rel: Sql, t: LogicTree): Sql {
+export function logicSql(rel: Rel, t: LogicTree): Sql {
   if (t.kind === "filter") return filterSql(rel, t.filter);
   const parts = t.children.map((c) => logicSql(rel, c));
   const body = join(parts, keyword(t.op === "and" ? " AND " : " OR "));
   return t.negated ? sql`NOT (${body})` : sql`(${body})`;
-}
-
-/** Renders ORDER BY terms (without the keyword). */
-export function orderSql(rel: Sql, terms: readonly OrderTerm[]): Sql {
-  return join(terms.map((t) => {
-    let s = fieldSql(rel, t.field);
-    if (t.direction !== null) {
-      s = sql`${s} ${keyword(t.direction === "asc" ? "ASC" : "DESC")}`;
-    }
-    if (t.nulls !== null) {
-      s = sql`${s} ${
-        keyword(t.nulls === "first" ? "NULLS FIRST" : "NULLS LAST")
-      }`;
-    }
-    return s;
-  }));
 }
 
 const AGG_SQL = {
@@ -185,20 +205,47 @@ function withCast(expr: Sql, cast: string | null): Sql {
     : sql`CAST(${expr} AS ${keyword(castType(cast))})`;
 }
 
+/** Renders ORDER BY terms (without the keyword). */
+export function orderSql(
+  rel: Rel,
+  terms: readonly OrderTerm[],
+  embeds: readonly EmbedNode[] = [],
+): Sql {
+  return join(terms.map((t) => {
+    let s: Sql;
+    if (t.kind === "relation") {
+      const e = embeds.find((x) => x.key === t.relation);
+      const ref = ident(e === undefined ? t.relation : e.joinAlias);
+      s = fieldSql({ ref, types: new Map() }, t.field);
+    } else {
+      s = fieldSql(rel, t.field);
+    }
+    if (t.direction !== null) {
+      s = sql`${s} ${keyword(t.direction === "asc" ? "ASC" : "DESC")}`;
+    }
+    if (t.nulls !== null) {
+      s = sql`${s} ${
+        keyword(t.nulls === "first" ? "NULLS FIRST" : "NULLS LAST")
+      }`;
+    }
+    return s;
+  }));
+}
+
 /** Renders the select list and the GROUP BY list it implies. */
 export function selectSql(
-  rel: Sql,
-  items: readonly SelectItem[],
+  rel: Rel,
+  items: readonly PlannedItem[],
 ): { list: Sql; groupBy: readonly Sql[] } {
   const cols: Sql[] = [];
   const groupBy: Sql[] = [];
-  const position = (): Sql => keyword(String(cols.length));
   let aggregated = false;
+  const position = (): Sql => keyword(String(cols.length));
   for (const it of items) {
     switch (it.kind) {
       case "star":
-        cols.push(sql`${rel}.*`);
-        groupBy.push(sql`${rel}.*`);
+        cols.push(sql`${rel.ref}.*`);
+        groupBy.push(sql`${rel.ref}.*`);
         break;
       case "count":
         aggregated = true;
@@ -226,8 +273,24 @@ export function selectSql(
         }
         break;
       }
-      case "embed":
-        throw new Error("embedding is planned before rendering");
+      case "embedded": {
+        const e = it.embed;
+        if (e.node.select.length === 0) break; // `rel()`: filtering only
+        const j = ident(e.joinAlias);
+        if (e.spread) {
+          cols.push(sql`${j}.*`);
+          groupBy.push(sql`${j}.*`);
+        } else if (isToOne(e.rel)) {
+          cols.push(sql`row_to_json(${j}.*) AS ${ident(e.key)}`);
+          groupBy.push(position());
+        } else {
+          cols.push(
+            sql`COALESCE(${j}.${ident("pgrst_agg")}, '[]') AS ${ident(e.key)}`,
+          );
+          groupBy.push(position());
+        }
+        break;
+      }
       default: {
         const never: never = it;
         throw new Error(`unexpected select item ${String(never)}`);
@@ -240,21 +303,64 @@ export function selectSql(
   };
 }
 
-function whereSql(rel: Sql, where: readonly LogicTree[]): Sql {
-  if (where.length === 0) return EMPTY;
-  return sql` WHERE ${
-    join(where.map((w) => logicSql(rel, w)), keyword(" AND "))
-  }`;
+function joinCondition(e: EmbedNode, parent: Rel, child: Rel): Sql {
+  const r = e.rel;
+  if (r.kind === "m2m") {
+    return EMPTY;
+  }
+  return join(
+    r.columns.map(([s, t]) =>
+      sql`${child.ref}.${ident(t)} = ${parent.ref}.${ident(s)}`
+    ),
+    keyword(" AND "),
+  );
 }
 
-/** The source query of a read node. */
-export function sourceSql(node: ReadNode): Sql {
-  const rel = qi(node.table.schema, node.table.name);
-  const { list, groupBy } = selectSql(rel, node.select);
-  let q = sql`SELECT ${list} FROM ${rel}${whereSql(rel, node.where)}`;
+/** The FROM clause with the lateral joins of the node's embeds. */
+function fromSql(node: ReadNode, rel: Rel, table: Sql): Sql {
+  let from = table;
+  for (const e of node.embeds) {
+    const sub = embedSql(e, rel);
+    const j = ident(e.joinAlias);
+    if (isToOne(e.rel)) {
+      from = e.joinType === "inner"
+        ? sql`${from} INNER JOIN LATERAL (${sub}) AS ${j} ON TRUE`
+        : sql`${from} LEFT JOIN LATERAL (${sub}) AS ${j} ON TRUE`;
+    } else {
+      from = e.joinType === "inner"
+        ? sql`${from} INNER JOIN LATERAL (${sub}) AS ${j} ON ${j}.${
+          ident("pgrst_agg")
+        } IS NOT NULL`
+        : sql`${from} LEFT JOIN LATERAL (${sub}) AS ${j} ON TRUE`;
+    }
+  }
+  return from;
+}
+
+function conditions(node: ReadNode, rel: Rel, extra: readonly Sql[]): Sql[] {
+  const conds: Sql[] = [...extra, ...node.where.map((w) => logicSql(rel, w))];
+  for (const f of node.embedFilters) {
+    const e = node.embeds.find((x) => x.key === f.key);
+    if (e === undefined) continue;
+    const j = ident(e.joinAlias);
+    const target = isToOne(e.rel)
+      ? sql`row_to_json(${j}.*)`
+      : sql`${j}.${ident("pgrst_agg")}`;
+    conds.push(sql`${target} ${keyword(f.isNull ? "IS NULL" : "IS NOT NULL")}`);
+  }
+  return conds;
+}
+
+function whereSql(conds: readonly Sql[]): Sql {
+  if (conds.length === 0) return EMPTY;
+  return sql` WHERE ${join(conds, keyword(" AND "))}`;
+}
+
+function tailSql(node: ReadNode, rel: Rel, groupBy: readonly Sql[]): Sql {
+  let q = EMPTY;
   if (groupBy.length > 0) q = sql`${q} GROUP BY ${join(groupBy)}`;
   if (node.order.length > 0) {
-    q = sql`${q} ORDER BY ${orderSql(rel, node.order)}`;
+    q = sql`${q} ORDER BY ${orderSql(rel, node.order, node.embeds)}`;
   }
   if (node.range.limit !== null) {
     q = sql`${q} LIMIT ${param(node.range.limit)}::bigint`;
@@ -265,10 +371,59 @@ export function sourceSql(node: ReadNode): Sql {
   return q;
 }
 
+/** The lateral subquery of an embed, correlated to its parent. */
+function embedSql(e: EmbedNode, parent: Rel): Sql {
+  const node = e.node;
+  const alias = ident(e.tableAlias);
+  const child: Rel = { ref: alias, types: node.table.columnsByName };
+  const table = sql`${qi(node.table.schema, node.table.name)} AS ${alias}`;
+  const extra: Sql[] = [];
+  let from = fromSql(node, child, table);
+  const r = e.rel;
+  if (r.kind === "m2m") {
+    const jn = ident(`${r.junction.name}_${e.tableAlias}`);
+    from = sql`${from}, ${qi(r.junction.schema, r.junction.name)} AS ${jn}`;
+    for (const [t, jc] of r.targetColumns) {
+      extra.push(sql`${alias}.${ident(t)} = ${jn}.${ident(jc)}`);
+    }
+    for (const [s, jc] of r.sourceColumns) {
+      extra.push(sql`${jn}.${ident(jc)} = ${parent.ref}.${ident(s)}`);
+    }
+  } else {
+    extra.push(joinCondition(e, parent, child));
+  }
+  const { list, groupBy } = selectSql(child, node.select);
+  const inner = sql`SELECT ${list} FROM ${from}${
+    whereSql(conditions(node, child, extra))
+  }${tailSql(node, child, groupBy)}`;
+  if (isToOne(e.rel)) return inner;
+  const agg = ident("pgrst_agg");
+  const rows = ident(`${e.tableAlias}_rows`);
+  return sql`SELECT json_agg(${rows}) AS ${agg} FROM (${inner}) AS ${rows}`;
+}
+
+function rootRel(node: ReadNode): Rel {
+  return {
+    ref: qi(node.table.schema, node.table.name),
+    types: node.table.columnsByName,
+  };
+}
+
+/** The source query of a read node. */
+export function sourceSql(node: ReadNode): Sql {
+  const rel = rootRel(node);
+  const { list, groupBy } = selectSql(rel, node.select);
+  return sql`SELECT ${list} FROM ${fromSql(node, rel, rel.ref)}${
+    whereSql(conditions(node, rel, []))
+  }${tailSql(node, rel, groupBy)}`;
+}
+
 /** The count query of a read node (no range, no order). */
 export function countSql(node: ReadNode): Sql {
-  const rel = qi(node.table.schema, node.table.name);
-  return sql`SELECT 1 FROM ${rel}${whereSql(rel, node.where)}`;
+  const rel = rootRel(node);
+  return sql`SELECT 1 FROM ${fromSql(node, rel, rel.ref)}${
+    whereSql(conditions(node, rel, []))
+  }`;
 }
 
 const CSV_BODY = keyword(

@@ -151,15 +151,23 @@ export function readResponse(
   opts: { txOverride: boolean },
 ): ApiResponse {
   const headers: [string, string][] = [];
+  const counted = plan.count !== null;
   const { status: rStatus, contentRange } = rangeStatus(
     plan.node.range,
     row.pageTotal,
     row.tableTotal,
   );
   if (rStatus === 416) {
-    throw invalidRange(
+    const e = invalidRange(
       `An offset of ${plan.node.range.offset} was requested, but there are only ${row.tableTotal} rows.`,
     );
+    throw new PgrstError(e.status, e.code, e.message, {
+      details: e.details,
+      headers: [["Content-Range", `*/${row.tableTotal}`]],
+    });
+  }
+  if (!counted && row.tableTotal !== null) {
+    return readResponse(req, plan, { ...row, tableTotal: null }, opts);
   }
   if (plan.media.kind === "singular" && row.pageTotal !== 1) {
     throw singularityError(row.pageTotal);

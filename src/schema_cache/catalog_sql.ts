@@ -22,6 +22,15 @@ select
     where con.conrelid = c.oid and con.contype = 'p'
   ), '[]') as pk,
   coalesce((
+    select json_agg((
+      select json_agg(a.attname order by a.attname)
+      from pg_attribute a
+      where a.attrelid = con.conrelid and a.attnum = any(con.conkey)
+    ))
+    from pg_constraint con
+    where con.conrelid = c.oid and con.contype in ('p', 'u')
+  ), '[]') as uniques,
+  coalesce((
     select json_agg(json_build_object(
       'name', a.attname,
       'description', col_description(c.oid, a.attnum),
@@ -43,6 +52,7 @@ from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 left join pg_description d on d.objoid = c.oid and d.objsubid = 0 and d.classoid = 'pg_class'::regclass
 where c.relkind in ('r', 'v', 'm', 'f', 'p')
+  and not c.relispartition
   and n.nspname = any($1::text[])
 order by n.nspname, c.relname
 `;

@@ -64,6 +64,7 @@ export function tableFromRow(row: Record<string, unknown>): Table {
     updatable: row["updatable"] === true,
     deletable: row["deletable"] === true,
     primaryKey: arr(row["pk"]).map(str),
+    uniques: arr(row["uniques"]).map((u) => arr(u).map(str)),
     columns,
     columnsByName: new Map(columns.map((c) => [c.name, c])),
   };

@@ -31,6 +31,8 @@ export interface Table {
   readonly updatable: boolean;
   readonly deletable: boolean;
   readonly primaryKey: readonly string[];
+  /** Column sets of the primary key and unique constraints. */
+  readonly uniques: readonly (readonly string[])[];
   readonly columns: readonly Column[];
   readonly columnsByName: ReadonlyMap<string, Column>;
 }

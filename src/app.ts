@@ -9,6 +9,7 @@
 
 import { parseApiRequest } from "./api_request/api_request.ts";
 import type { ApiRequest } from "./api_request/types.ts";
+import { signJwt } from "./auth/jwt.ts";
 import type { Authenticator, AuthResult } from "./auth/types.ts";
 import type { Config } from "./config/types.ts";
 import type { Db, Row } from "./db/pool.ts";
@@ -136,10 +137,11 @@ async function execute(
   const mainIndex = statements.length;
   statements.push(render(readStatement(plan)));
   const planned = plan.count === "planned" || plan.count === "estimated";
-  if (planned) statements.push(render(plannedCountStatement(plan.node)));
+  if (planned) statements.push(render(plannedCountStatement(plan)));
   timer.lap("plan");
   const results: (readonly Row[])[] = await state.db.transaction({
-    readOnly: req.method === "GET" || req.method === "HEAD",
+    readOnly: req.method === "GET" || req.method === "HEAD" ||
+      (plan.call !== null && plan.call.routine.volatility !== "v"),
     statements,
     end,
     authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
@@ -157,6 +159,15 @@ async function execute(
       // estimated: the exact count up to db-max-rows, above it the planner's
       // guess when that is larger
       row = { ...row, tableTotal: Math.max(row.tableTotal, estimate ?? 0) };
+    }
+  }
+  if (plan.call?.signJwt === true) {
+    const claims: unknown = JSON.parse(row.body === "" ? "null" : row.body);
+    if (
+      typeof claims === "object" && claims !== null && !Array.isArray(claims)
+    ) {
+      const token = await signJwt(claims as Record<string, unknown>, config);
+      row = { ...row, body: JSON.stringify({ token }) };
     }
   }
   return readResponse(req, plan, row, { txOverride: override });

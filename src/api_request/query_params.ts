@@ -513,6 +513,15 @@ export function parseColumnList(what: string, text: string): string[] {
 
 // ---------------------------------------------------------------- keys
 
+/** Parses one `key=value` filter parameter (used for RPC results). */
+export function parseFilterParam(
+  key: string,
+  value: string,
+): { path: EmbedPath; filter: Filter } {
+  const { path, field } = parseKeyPath(key);
+  return { path, filter: parseFilter(field, value) };
+}
+
 function parseKeyPath(key: string): { path: string[]; field: Field } {
   return runParser("filter", key, (c) => {
     const names = [parseFieldName(c)];

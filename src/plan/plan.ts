@@ -19,16 +19,21 @@ import type {
 import type { Config } from "../config/types.ts";
 import {
   aggregatesNotAllowed,
+  invalidBody,
   notEmbedded,
   notImplemented,
   PgrstError,
+  rpcMethodError,
   tableNotFound,
 } from "../error.ts";
 import {
   findTable,
+  qualifiedKey,
+  type Routine,
   type SchemaCache,
   type Table,
 } from "../schema_cache/types.ts";
+import { parseFilterParam } from "../api_request/query_params.ts";
 import { closestMatch } from "./fuzzy.ts";
 import {
   isToOne,
@@ -74,9 +79,24 @@ export interface ReadNode {
   readonly range: RangeSpec;
 }
 
-/** A read request's plan. */
+/** A function call whose result is read like a relation. */
+export interface CallSource {
+  readonly routine: Routine;
+  /** Named arguments with their declared types; values are text or null. */
+  readonly args: readonly {
+    readonly name: string;
+    readonly type: string;
+    readonly value: string | null;
+  }[];
+  readonly shape: "set" | "single" | "scalar" | "scalar-set" | "void";
+  /** Whether the result is signed as a JWT (return type `*jwt_claims`). */
+  readonly signJwt: boolean;
+}
+
+/** A read request's plan (of a relation, or of a function's result). */
 export interface ReadPlan {
   readonly kind: "read";
+  readonly call: CallSource | null;
   readonly node: ReadNode;
   readonly count: "exact" | "planned" | "estimated" | null;
   readonly media: OutputMedia;
@@ -348,20 +368,41 @@ function applyMaxRows(range: RangeSpec, maxRows: number | null): RangeSpec {
  * @throws {PgrstError} PGRST107, PGRST108, PGRST123, PGRST127, PGRST205
  */
 export function planRequest(
-  req: ApiRequest,
+  request: ApiRequest,
   config: Config,
   cache: SchemaCache,
 ): ActionPlan {
+  let req = request;
   const target = req.target;
-  if (target.kind !== "relation") {
-    throw notImplemented(
-      target.kind === "root" ? "The root endpoint" : "Calling functions",
-    );
+  if (target.kind === "root") throw notImplemented("The root endpoint");
+  let call: CallSource | null = null;
+  let table: Table;
+  if (target.kind === "routine") {
+    if (!["GET", "HEAD", "POST"].includes(req.method)) {
+      throw rpcMethodError(req.method);
+    }
+    call = planCall(req, target.name, cache);
+    table = resultTable(call.routine, cache);
+    const argNames = new Set(call.routine.params.map((p) => p.name));
+    const extra = req.params.rpcArgs.filter(([k]) => !argNames.has(k));
+    if (extra.length > 0) {
+      req = {
+        ...req,
+        params: {
+          ...req.params,
+          filters: [
+            ...req.params.filters,
+            ...extra.map(([k, v]) => parseFilterParam(k, v)),
+          ],
+        },
+      };
+    }
+  } else {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      throw notImplemented(`The ${req.method} method on tables and views`);
+    }
+    table = findRelation(req, target.name, cache);
   }
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    throw notImplemented(`The ${req.method} method on tables and views`);
-  }
-  const table = findRelation(req, target.name, cache);
   checkSelect(req.params.select, config);
   const range = applyMaxRows(req.range, config.dbMaxRows);
   // first the shape (embeds only), to resolve the paths conditions address
@@ -394,9 +435,153 @@ export function planRequest(
   const media = negotiate(req.accept, "read");
   return {
     kind: "read",
+    call,
     node,
     count: req.prefs.count,
     media,
     headOnly: req.method === "HEAD",
+  };
+}
+
+function argText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return JSON.stringify(v);
+}
+
+/** The arguments given: the JSON body (POST) or the query string (GET). */
+function givenArgs(
+  req: ApiRequest,
+  paramNames: ReadonlySet<string>,
+): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (req.method === "POST") {
+    const text = req.body === null ? "" : new TextDecoder().decode(req.body);
+    if (text.trim() === "") return out;
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw invalidBody("Empty or invalid json");
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw invalidBody("Empty or invalid json");
+    }
+    for (const [k, x] of Object.entries(v)) out.set(k, x);
+    return out;
+  }
+  for (const [k, v] of req.params.rpcArgs) {
+    if (!paramNames.has(k)) continue;
+    const prev = out.get(k);
+    if (prev === undefined) out.set(k, v);
+    else out.set(k, Array.isArray(prev) ? [...prev, v] : [prev, v]);
+  }
+  return out;
+}
+
+function pgArray(values: readonly unknown[]): string {
+  return `{${
+    values.map((v) =>
+      `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
+    ).join(",")
+  }}`;
+}
+
+/**
+ * Picks the overload of `/rpc/name` matching the argument names given.
+ * @throws {PgrstError} PGRST202 when none matches, PGRST203 when several do
+ */
+function planCall(
+  req: ApiRequest,
+  name: string,
+  cache: SchemaCache,
+): CallSource {
+  const candidates = cache.routines.get(qualifiedKey(req.schema, name)) ?? [];
+  const paramNames = new Set(
+    candidates.flatMap((r) => r.params.map((p) => p.name)),
+  );
+  const given = givenArgs(req, paramNames);
+  const names = [...given.keys()];
+  const fits = candidates.filter((r) =>
+    names.every((n) => r.params.some((p) => p.name === n)) &&
+    r.params.every((p) => !p.required || given.has(p.name))
+  );
+  const routine = fits[0];
+  if (routine === undefined || fits.length > 1) {
+    if (fits.length > 1) {
+      throw new PgrstError(
+        300,
+        "PGRST203",
+        `Could not choose the best candidate function between: ${
+          fits.map((r) =>
+            `${r.schema}.${r.name}(${
+              r.params.map((p) => `${p.name} => ${p.type}`).join(", ")
+            })`
+          ).join(", ")
+        }`,
+        {
+          hint:
+            "Try renaming the parameters or the function itself in the database so function overloading can be resolved",
+        },
+      );
+    }
+    const sorted = [...names].sort();
+    const list = sorted.join(", ");
+    throw new PgrstError(
+      404,
+      "PGRST202",
+      sorted.length === 0
+        ? `Could not find the function ${req.schema}.${name} without parameters in the schema cache`
+        : `Could not find the function ${req.schema}.${name}(${list}) in the schema cache`,
+      {
+        details: sorted.length === 0
+          ? `Searched for the function ${req.schema}.${name} without parameters, but no matches were found in the schema cache.`
+          : `Searched for the function ${req.schema}.${name} with parameter${
+            sorted.length > 1 ? "s" : ""
+          } ${list}, but no matches were found in the schema cache.`,
+      },
+    );
+  }
+  const args = routine.params.filter((p) => given.has(p.name)).map((p) => {
+    const v = given.get(p.name);
+    return {
+      name: p.name,
+      type: p.type,
+      value: Array.isArray(v) && (p.variadic || p.type.endsWith("[]"))
+        ? pgArray(v)
+        : argText(Array.isArray(v) ? v[v.length - 1] : v),
+    };
+  });
+  const composite = routine.returnsComposite;
+  const shape = routine.returnTypeName === "void"
+    ? "void"
+    : composite
+    ? (routine.returnsSet ? "set" : "single")
+    : (routine.returnsSet ? "scalar-set" : "scalar");
+  return {
+    routine,
+    args,
+    shape,
+    signJwt: routine.returnTypeName.endsWith("jwt_claims"),
+  };
+}
+
+/** The relation a function's result is read as (for filters and embeds). */
+function resultTable(r: Routine, cache: SchemaCache): Table {
+  const t = findTable(cache, r.returnTypeSchema, r.returnTypeName);
+  if (t !== undefined) return t;
+  return {
+    schema: r.schema,
+    name: r.name,
+    description: null,
+    isView: false,
+    insertable: false,
+    updatable: false,
+    deletable: false,
+    primaryKey: [],
+    uniques: [],
+    columns: [],
+    columnsByName: new Map(),
   };
 }

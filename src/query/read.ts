@@ -16,6 +16,7 @@ import type {
   OrderTerm,
 } from "../api_request/types.ts";
 import type {
+  CallSource,
   EmbedNode,
   PlannedItem,
   ReadNode,
@@ -402,26 +403,44 @@ function embedSql(e: EmbedNode, parent: Rel): Sql {
   return sql`SELECT json_agg(${rows}) AS ${agg} FROM (${inner}) AS ${rows}`;
 }
 
-function rootRel(node: ReadNode): Rel {
+const CALL_ALIAS = "pgrst_call";
+
+function rootRel(node: ReadNode, call: CallSource | null): Rel {
   return {
-    ref: qi(node.table.schema, node.table.name),
+    ref: call === null
+      ? qi(node.table.schema, node.table.name)
+      : ident(CALL_ALIAS),
     types: node.table.columnsByName,
   };
 }
 
+/** `"schema"."fn"("a" := $1::type, …) AS "pgrst_call"`. */
+export function callSql(call: CallSource): Sql {
+  const args = call.args.map((a) =>
+    sql`${ident(a.name)} := ${param(a.value)}::${keyword(a.type)}`
+  );
+  return sql`${qi(call.routine.schema, call.routine.name)}(${join(args)}) AS ${
+    ident(CALL_ALIAS)
+  }`;
+}
+
+function rootFrom(node: ReadNode, rel: Rel, call: CallSource | null): Sql {
+  return fromSql(node, rel, call === null ? rel.ref : callSql(call));
+}
+
 /** The source query of a read node. */
-export function sourceSql(node: ReadNode): Sql {
-  const rel = rootRel(node);
+export function sourceSql(node: ReadNode, call: CallSource | null): Sql {
+  const rel = rootRel(node, call);
   const { list, groupBy } = selectSql(rel, node.select);
-  return sql`SELECT ${list} FROM ${fromSql(node, rel, rel.ref)}${
+  return sql`SELECT ${list} FROM ${rootFrom(node, rel, call)}${
     whereSql(conditions(node, rel, []))
   }${tailSql(node, rel, groupBy)}`;
 }
 
 /** The count query of a read node (no range, no order). */
-export function countSql(node: ReadNode): Sql {
-  const rel = rootRel(node);
-  return sql`SELECT 1 FROM ${fromSql(node, rel, rel.ref)}${
+export function countSql(node: ReadNode, call: CallSource | null): Sql {
+  const rel = rootRel(node, call);
+  return sql`SELECT 1 FROM ${rootFrom(node, rel, call)}${
     whereSql(conditions(node, rel, []))
   }`;
 }
@@ -431,7 +450,29 @@ const CSV_BODY = keyword(
 );
 
 /** The JSON, single-object or CSV body expression over `_postgrest_t`. */
-export function bodySql(plan: { media: ReadPlan["media"] }): Sql {
+export function bodySql(
+  plan: { media: ReadPlan["media"]; call: CallSource | null },
+): Sql {
+  const shape = plan.call?.shape ?? "set";
+  const value = sql`_postgrest_t.${ident(CALL_ALIAS)}`;
+  switch (shape) {
+    case "void":
+      return sql`''`;
+    case "scalar":
+      return sql`coalesce((json_agg(${value})->0)::text, 'null')`;
+    case "scalar-set":
+      if (plan.media.kind !== "csv") {
+        return sql`coalesce(json_agg(${value}), '[]')::text`;
+      }
+      break;
+    case "single":
+      if (plan.media.kind !== "csv") {
+        return sql`coalesce((json_agg(_postgrest_t)->0)::text, 'null')`;
+      }
+      break;
+    case "set":
+      break;
+  }
   const row = plan.media.stripNulls
     ? sql`json_strip_nulls(row_to_json(_postgrest_t))`
     : sql`_postgrest_t`;
@@ -449,17 +490,17 @@ export function bodySql(plan: { media: ReadPlan["media"] }): Sql {
 export function readStatement(plan: ReadPlan): Sql {
   const total = plan.count === "exact"
     ? sql`(SELECT pg_catalog.count(*) FROM (${
-      countSql(plan.node)
+      countSql(plan.node, plan.call)
     }) _pgrst_count)`
     : sql`null::bigint`;
   return sql`WITH pgrst_source AS (${
-    sourceSql(plan.node)
+    sourceSql(plan.node, plan.call)
   }) SELECT ${total} AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ${
     bodySql(plan)
   } AS body, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT * FROM pgrst_source) _postgrest_t`;
 }
 
 /** An EXPLAIN of the count query, for `count=planned|estimated`. */
-export function plannedCountStatement(node: ReadNode): Sql {
-  return sql`EXPLAIN (FORMAT JSON) ${countSql(node)}`;
+export function plannedCountStatement(plan: ReadPlan): Sql {
+  return sql`EXPLAIN (FORMAT JSON) ${countSql(plan.node, plan.call)}`;
 }

@@ -178,6 +178,16 @@ export function readResponse(
   if (applied !== null) headers.push(["Preference-Applied", applied]);
   if (req.profileGiven) headers.push(["Content-Profile", req.schema]);
   headers.push(...gucHeaders(row.gucHeaders));
+  if (plan.call?.shape === "void") {
+    const st = gucStatus(row.gucStatus) ?? 204;
+    return {
+      status: st,
+      headers: headers.filter(([k]) =>
+        k !== "Content-Type" && k !== "Content-Range"
+      ),
+      body: null,
+    };
+  }
   const status = gucStatus(row.gucStatus) ?? rStatus;
   return { status, headers, body: plan.headOnly ? null : row.body };
 }

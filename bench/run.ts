@@ -1,6 +1,969 @@
 /**
- * Benchmark entry point (`deno task bench`); the suite lands in a later commit.
+ * Benchmark entry point (`deno task bench`): measures pgrest against a
+ * ceiling and a floor on the same machine, in the same run.
+ *
+ * 1. Starts a private PostgreSQL cluster (tests/harness/with_pg.ts) and, as
+ *    the superuser, creates `bench.items` with 100k rows readable by the
+ *    NOLOGIN role `bench_anon`, which is granted to the authenticator.
+ * 2. Starts three servers, each its own process on a free loopback port:
+ *    - `pgrest`: `deno run -A main.ts` (PGRST_DB_SCHEMAS=bench,
+ *      PGRST_DB_ANON_ROLE=bench_anon, PGRST_DB_POOL=10, log level crit);
+ *    - `ceiling`: bench/ceiling_server.ts, `Deno.serve` + postgres.js running
+ *      the one prepared query per request (pool 10, same role);
+ *    - `bare`: bench/bare_server.ts, `Deno.serve` with a fixed body.
+ * 3. For each scenario (bench/scenarios.ts) and connection count: a warm-up
+ *    per server, then `--reps` repetitions of `--duration` seconds, the
+ *    servers taking turns within each repetition (order rotated) so that
+ *    drift hits them alike. Load comes from `wrk` (bench/wrk.lua) if it is
+ *    on PATH, else from bench/load.mjs under Node (or Deno).
+ * 4. Prints a Markdown report (median and min–max of req/s, p50 and p99
+ *    latency; peak RSS; pgrest ÷ ceiling and pgrest ÷ bare) and writes the
+ *    same data to bench/results/latest.json (`--out` to change).
+ *
+ * Peak RSS is the server process's VmHWM from /proc; it is reset (through
+ * /proc/PID/clear_refs) before each connection count, so each row shows the
+ * peak under that load, and the whole-run peak is reported separately.
+ *
+ * Every process and the cluster are stopped at the end, on failure, on
+ * SIGINT/SIGTERM and when the time budget (`--timeout`, by default derived
+ * from the options) runs out.
+ *
+ * Options: `--duration S` (5), `--reps N` (5), `--warmup S` (3),
+ * `--connections 10,50`, `--quick` (1 rep of 2 s, 1 s warm-up), `--threads N`
+ * (wrk threads, 1), `--loader auto|wrk|node|deno`, `--out FILE`,
+ * `--timeout S`, `--help`.
  *
  * @module
  */
-if (import.meta.main) Deno.exit(0);
+
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import {
+  AUTHENTICATOR_ROLE,
+  startTestCluster,
+  type TestCluster,
+} from "../tests/harness/with_pg.ts";
+import { freePort } from "../tests/harness/free_port.ts";
+import {
+  BENCH_ROLE,
+  BENCH_SCHEMA,
+  datasetSql,
+  expandPath,
+  type Scenario,
+  SCENARIOS,
+} from "./scenarios.ts";
+import { CEILING_ROUTES } from "./ceiling_server.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const BENCH_DIR = fileURLToPath(new URL("./", import.meta.url));
+const DEFAULT_OUT = `${BENCH_DIR}results/latest.json`;
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 5_000;
+
+const USAGE = `Usage: deno task bench [options]
+  --duration S        seconds per measured repetition (default 5)
+  --reps N            repetitions per server and connection count (default 5)
+  --warmup S          warm-up seconds per server and connection count (default 3)
+  --connections LIST  comma-separated connection counts (default 10,50)
+  --quick             smoke run: 1 repetition of 2 s, 1 s warm-up
+  --threads N         wrk threads (default 1)
+  --loader KIND       auto | wrk | node | deno (default auto: wrk if installed)
+  --out FILE          JSON results (default bench/results/latest.json)
+  --timeout S         abort after S seconds (default: derived from the above)
+`;
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  readonly duration: number;
+  readonly reps: number;
+  readonly warmup: number;
+  readonly connections: readonly number[];
+  readonly quick: boolean;
+  readonly threads: number;
+  readonly loader: "auto" | "wrk" | "node" | "deno";
+  readonly out: string;
+  readonly timeout: number | null;
+}
+
+function parseOptions(args: string[]): Options | null {
+  const { values } = parseArgs({
+    args,
+    options: {
+      duration: { type: "string" },
+      reps: { type: "string" },
+      warmup: { type: "string" },
+      connections: { type: "string", default: "10,50" },
+      quick: { type: "boolean", default: false },
+      threads: { type: "string", default: "1" },
+      loader: { type: "string", default: "auto" },
+      out: { type: "string", default: DEFAULT_OUT },
+      timeout: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return null;
+  const int = (name: string, v: string | undefined, def: number, min = 1) => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) {
+      throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
+    }
+    return n;
+  };
+  const quick = values.quick;
+  const loader = values.loader;
+  if (!["auto", "wrk", "node", "deno"].includes(loader)) {
+    throw new Error(`--loader must be auto, wrk, node or deno, got ${loader}`);
+  }
+  const connections = values.connections.split(",").map((c) =>
+    int("connections", c.trim(), 0)
+  );
+  return {
+    duration: int("duration", values.duration, quick ? 2 : 5),
+    reps: int("reps", values.reps, quick ? 1 : 5),
+    warmup: int("warmup", values.warmup, quick ? 1 : 3, 0),
+    connections,
+    quick,
+    threads: int("threads", values.threads, 1),
+    loader: loader as Options["loader"],
+    out: values.out,
+    timeout: values.timeout === undefined
+      ? null
+      : int("timeout", values.timeout, 0),
+  };
+}
+
+// ---------------------------------------------------------------- output
+
+const encoder = new TextEncoder();
+
+function log(message: string): void {
+  Deno.stderr.writeSync(encoder.encode(`bench: ${message}\n`));
+}
+
+function print(text: string): void {
+  const data = encoder.encode(text);
+  let written = 0;
+  while (written < data.length) {
+    written += Deno.stdout.writeSync(data.subarray(written));
+  }
+}
+
+// ---------------------------------------------------------------- cleanup
+
+/** Cleanups run in reverse order of registration, once. */
+const cleanups: (() => Promise<void>)[] = [];
+let cleaning: Promise<void> | null = null;
+
+function cleanup(): Promise<void> {
+  return cleaning ??= (async () => {
+    // A snapshot: runLoad removes its entry when the process ends.
+    for (const fn of [...cleanups].reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        log(`cleanup failed: ${e instanceof Error ? e.message : e}`);
+      }
+    }
+  })();
+}
+
+/** Stops everything and exits; for signals and the time budget. */
+function abort(reason: string, code: number): void {
+  log(`${reason}: stopping`);
+  void cleanup().finally(() => Deno.exit(code));
+}
+
+// ---------------------------------------------------------------- processes
+
+/** Sends `signal`, then SIGKILL after `graceMs`, and waits for the exit. */
+async function terminate(
+  child: Deno.ChildProcess,
+  graceMs = STOP_GRACE_MS,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<void> {
+  try {
+    child.kill(signal);
+  } catch { /* already exited */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  }, graceMs);
+  await child.status.catch(() => {});
+  clearTimeout(timer);
+}
+
+/** Collects a process's output, keeping the last `limit` characters. */
+function collectOutput(
+  child: Deno.ChildProcess,
+  limit = 32_000,
+): { text(): string; done: Promise<void> } {
+  let text = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      if (text.length > 2 * limit) text = text.slice(-limit);
+    }
+  };
+  const done = Promise.all([collect(child.stdout), collect(child.stderr)])
+    .then(() => {}, () => {});
+  return { text: () => text.slice(-limit), done };
+}
+
+/** The child environment: ours without PGRST_* and BENCH_* variables. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (!k.startsWith("PGRST_") && !k.startsWith("BENCH_")) env[k] = v;
+  }
+  env.NO_COLOR = "1";
+  env.DENO_NO_UPDATE_CHECK = "1";
+  return env;
+}
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Direct children of `pid` (all its threads'). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  try {
+    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+      const text = await readText(`/proc/${pid}/task/${task.name}/children`);
+      for (const p of (text ?? "").split(/\s+/)) if (p) out.push(Number(p));
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
+/**
+ * The pid of the process that actually runs the server: `pid` itself unless
+ * a deno process below it (a `deno run` launcher's child, a task runner's
+ * child) exists, in which case the deepest such process.
+ */
+async function serverPid(pid: number): Promise<number> {
+  let best = pid;
+  let frontier = [pid];
+  for (let depth = 0; depth < 5 && frontier.length > 0; depth++) {
+    const next: number[] = [];
+    for (const p of frontier) next.push(...await childrenOf(p));
+    for (const p of next) {
+      const comm = (await readText(`/proc/${p}/comm`))?.trim();
+      if (comm === "deno") best = p;
+    }
+    frontier = next;
+  }
+  return best;
+}
+
+/** VmHWM (peak resident set) of `pid` in KiB, or null. */
+async function peakRssKiB(pid: number): Promise<number | null> {
+  const status = await readText(`/proc/${pid}/status`);
+  const m = status === null ? null : /^VmHWM:\s+(\d+) kB/m.exec(status);
+  return m === null ? null : Number(m[1]);
+}
+
+/** Resets VmHWM to the current RSS; false if the kernel refused. */
+async function resetPeakRss(pid: number): Promise<boolean> {
+  try {
+    await Deno.writeTextFile(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- servers
+
+type ServerName = "pgrest" | "ceiling" | "bare";
+
+interface ServerSpec {
+  readonly name: ServerName;
+  readonly description: string;
+  /** Arguments to `deno`. */
+  readonly args: readonly string[];
+  env(port: number, cluster: TestCluster): Record<string, string>;
+  /** Whether this server answers the scenario meaningfully. */
+  serves(scenario: Scenario): boolean;
+}
+
+const POOL = 10;
+
+const SERVERS: readonly ServerSpec[] = [
+  {
+    name: "pgrest",
+    description: `pgrest: deno run -A main.ts (pool ${POOL})`,
+    args: ["run", "-A", "main.ts"],
+    env: (port, cluster) => ({
+      PGRST_DB_URI: cluster.uri,
+      PGRST_DB_SCHEMAS: BENCH_SCHEMA,
+      PGRST_DB_ANON_ROLE: BENCH_ROLE,
+      PGRST_SERVER_HOST: "127.0.0.1",
+      PGRST_SERVER_PORT: String(port),
+      PGRST_DB_POOL: String(POOL),
+      PGRST_LOG_LEVEL: "crit",
+    }),
+    serves: () => true,
+  },
+  {
+    name: "ceiling",
+    description:
+      `ceiling: Deno.serve + postgres.js, one prepared query (pool ${POOL})`,
+    args: ["run", "-A", "bench/ceiling_server.ts"],
+    env: (port, cluster) => ({
+      BENCH_DB_URI: cluster.uri,
+      BENCH_DB_ROLE: BENCH_ROLE,
+      BENCH_DB_POOL: String(POOL),
+      BENCH_HOST: "127.0.0.1",
+      BENCH_PORT: String(port),
+    }),
+    serves: (scenario) => scenario.name in CEILING_ROUTES,
+  },
+  {
+    name: "bare",
+    description: "bare: Deno.serve, fixed body",
+    args: ["run", "-A", "bench/bare_server.ts"],
+    env: (port) => ({ BENCH_HOST: "127.0.0.1", BENCH_PORT: String(port) }),
+    serves: () => true,
+  },
+];
+
+interface RunningServer {
+  readonly spec: ServerSpec;
+  readonly url: string;
+  /** The deno process serving (for /proc). */
+  readonly pid: number;
+  exitStatus(): Deno.CommandStatus | null;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a server and waits until `probePath` answers 200. */
+async function startBenchServer(
+  spec: ServerSpec,
+  cluster: TestCluster,
+  probePath: string,
+): Promise<RunningServer> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...spec.args],
+    cwd: ROOT,
+    env: { ...baseEnv(), ...spec.env(port, cluster) },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = collectOutput(child);
+  const state: { status: Deno.CommandStatus | null } = { status: null };
+  void child.status.then((s) => (state.status = s));
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    stopping ??= (async () => {
+      if (state.status === null) await terminate(child);
+      await output.done;
+    })();
+  cleanups.push(stop);
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = "no answer";
+  while (true) {
+    if (state.status !== null) {
+      await output.done;
+      throw new Error(
+        `${spec.name} exited (code ${state.status.code}) before it was ready:\n${output.text()}`,
+      );
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(
+        `${spec.name} not ready after ${READY_TIMEOUT_MS} ms (${last}):\n${output.text()}`,
+      );
+    }
+    try {
+      const res = await fetch(url + probePath, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      await res.body?.cancel();
+      if (res.status === 200) break;
+      last = `status ${res.status}`;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    spec,
+    url,
+    pid: await serverPid(child.pid),
+    exitStatus: () => state.status,
+    output: output.text,
+    stop,
+  };
+}
+
+// ---------------------------------------------------------------- load
+
+interface LoadResult {
+  readonly requests: number;
+  readonly duration_us: number;
+  readonly bytes: number;
+  readonly p50_us: number;
+  readonly p90_us: number;
+  readonly p99_us: number;
+  readonly max_us: number;
+  readonly mean_us: number;
+  readonly errors: {
+    readonly connect: number;
+    readonly read: number;
+    readonly write: number;
+    readonly timeout: number;
+    readonly status: number;
+  };
+}
+
+interface Loader {
+  readonly kind: "wrk" | "node" | "deno";
+  /** The command line for one run. */
+  command(
+    url: string,
+    path: string,
+    connections: number,
+    seconds: number,
+    seed: number,
+  ): string[];
+}
+
+/** `which`, without a shell. */
+async function onPath(program: string): Promise<string | null> {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    const candidate = `${dir}/${program}`;
+    try {
+      const info = await Deno.stat(candidate);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) {
+        return candidate;
+      }
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+async function chooseLoader(options: Options): Promise<Loader> {
+  const wrk = await onPath("wrk");
+  const node = await onPath("node");
+  let kind = options.loader;
+  if (kind === "auto") kind = wrk ? "wrk" : node ? "node" : "deno";
+  if (kind === "wrk") {
+    if (wrk === null) throw new Error("--loader wrk: wrk is not installed");
+    return {
+      kind,
+      command: (url, path, connections, seconds, seed) => [
+        wrk,
+        "-t",
+        String(Math.min(options.threads, connections)),
+        "-c",
+        String(connections),
+        "-d",
+        `${seconds}s`,
+        "--timeout",
+        "5s",
+        "-s",
+        `${BENCH_DIR}wrk.lua`,
+        url,
+        "--",
+        path,
+        String(seed),
+      ],
+    };
+  }
+  if (kind === "node" && node === null) {
+    throw new Error("--loader node: node is not installed");
+  }
+  const runtime = kind === "node" ? [node!] : [Deno.execPath(), "run", "-A"];
+  return {
+    kind,
+    command: (url, path, connections, seconds, seed) => [
+      ...runtime,
+      `${BENCH_DIR}load.mjs`,
+      "--url",
+      url,
+      "--path",
+      path,
+      "--connections",
+      String(connections),
+      "--duration",
+      String(seconds),
+      "--seed",
+      String(seed),
+    ],
+  };
+}
+
+async function runLoad(
+  loader: Loader,
+  url: string,
+  path: string,
+  connections: number,
+  seconds: number,
+  seed: number,
+): Promise<LoadResult> {
+  const [program, ...args] = loader.command(
+    url,
+    path,
+    connections,
+    seconds,
+    seed,
+  ) as [string, ...string[]];
+  const child = new Deno.Command(program, {
+    args,
+    cwd: ROOT,
+    env: baseEnv(),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = collectOutput(child);
+  const kill = () => terminate(child, 1_000, "SIGKILL");
+  cleanups.push(kill);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void kill();
+  }, seconds * 1000 + 30_000);
+  const status = await child.status;
+  clearTimeout(timer);
+  await output.done;
+  if (cleaning === null) cleanups.splice(cleanups.indexOf(kill), 1);
+  const text = output.text();
+  const line = text.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  if (timedOut || !status.success || line === undefined) {
+    throw new Error(
+      `${loader.kind} failed (${
+        timedOut ? "timed out" : `exit ${status.code}`
+      }):\n${text}`,
+    );
+  }
+  return JSON.parse(line.slice("BENCH_RESULT ".length)) as LoadResult;
+}
+
+// ---------------------------------------------------------------- stats
+
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+function spread(values: readonly number[]): Spread {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { median, min: s[0]!, max: s[s.length - 1]! };
+}
+
+interface Sample {
+  readonly rep: number;
+  readonly rps: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly non2xx: number;
+  readonly raw: LoadResult;
+}
+
+function toSample(rep: number, r: LoadResult): Sample {
+  const e = r.errors;
+  return {
+    rep,
+    rps: r.requests / (r.duration_us / 1e6),
+    p50_ms: r.p50_us / 1000,
+    p99_ms: r.p99_us / 1000,
+    requests: r.requests,
+    errors: e.connect + e.read + e.write + e.timeout,
+    non2xx: e.status,
+    raw: r,
+  };
+}
+
+interface ServerCell {
+  readonly rps: Spread;
+  readonly p50_ms: Spread;
+  readonly p99_ms: Spread;
+  /** VmHWM during this connection count (or whole run so far), MiB. */
+  readonly peak_rss_mib: number | null;
+  readonly errors: number;
+  readonly non2xx: number;
+  readonly samples: readonly Sample[];
+}
+
+interface Ratios {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+interface Cell {
+  readonly scenario: string;
+  readonly connections: number;
+  readonly servers: Partial<Record<ServerName, ServerCell>>;
+  /** pgrest ÷ ceiling and pgrest ÷ bare, on the medians. */
+  readonly ratios: {
+    readonly pgrest_over_ceiling: Ratios | null;
+    readonly pgrest_over_bare: Ratios | null;
+  };
+}
+
+function ratios(a?: ServerCell, b?: ServerCell): Ratios | null {
+  if (a === undefined || b === undefined) return null;
+  return {
+    rps: a.rps.median / b.rps.median,
+    p50: a.p50_ms.median / b.p50_ms.median,
+    p99: a.p99_ms.median / b.p99_ms.median,
+  };
+}
+
+// ---------------------------------------------------------------- report
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
+const fmtMs = (n: number) => n < 10 ? n.toFixed(2) : n.toFixed(1);
+const fmtSpread = (s: Spread, f: (n: number) => string) =>
+  s.min === s.max ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+const fmtRatio = (n: number | undefined) =>
+  n === undefined ? "–" : n.toFixed(2);
+
+interface Report {
+  readonly generated_at: string;
+  readonly host: Record<string, unknown>;
+  readonly options: Record<string, unknown>;
+  readonly servers: Record<string, {
+    description: string;
+    peak_rss_mib: number | null;
+  }>;
+  readonly scenarios: readonly {
+    name: string;
+    description: string;
+    path: string;
+  }[];
+  readonly cells: readonly Cell[];
+}
+
+function markdown(report: Report): string {
+  const o = report.options;
+  const h = report.host;
+  const lines: string[] = [
+    `# pgrest benchmark (${report.generated_at})`,
+    "",
+    `Host: ${h.cpus} × ${h.cpu_model}, ${h.os}; Deno ${h.deno}; ${h.postgres}.`,
+    `Load: ${o.loader}, warm-up ${o.warmup_s} s, ${o.reps} × ${o.duration_s} s per server and connection count; ` +
+    `median (min–max) over the repetitions. Load generator, servers and PostgreSQL share the machine.`,
+    "",
+  ];
+  for (const sc of report.scenarios) {
+    lines.push(
+      `## ${sc.name}: ${sc.description}`,
+      "",
+      "| conns | server | req/s | p50 ms | p99 ms | peak RSS MiB | errors |",
+      "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const cell of report.cells.filter((c) => c.scenario === sc.name)) {
+      for (const [name, s] of Object.entries(cell.servers)) {
+        const errs = s.errors + s.non2xx;
+        lines.push(
+          `| ${cell.connections} | ${name} | ${fmtSpread(s.rps, fmtInt)} | ${
+            fmtSpread(s.p50_ms, fmtMs)
+          } | ${fmtSpread(s.p99_ms, fmtMs)} | ${
+            s.peak_rss_mib === null ? "–" : s.peak_rss_mib.toFixed(0)
+          } | ${errs === 0 ? "0" : `**${errs}**`} |`,
+        );
+      }
+    }
+    lines.push(
+      "",
+      "| conns | pgrest ÷ ceiling req/s | pgrest ÷ bare req/s | pgrest ÷ ceiling p50 | pgrest ÷ ceiling p99 |",
+      "| ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const cell of report.cells.filter((c) => c.scenario === sc.name)) {
+      const c = cell.ratios.pgrest_over_ceiling;
+      const b = cell.ratios.pgrest_over_bare;
+      lines.push(
+        `| ${cell.connections} | ${fmtRatio(c?.rps)} | ${fmtRatio(b?.rps)} | ${
+          fmtRatio(c?.p50)
+        } | ${fmtRatio(c?.p99)} |`,
+      );
+    }
+    lines.push("");
+  }
+  lines.push(
+    "Peak RSS over the whole run (VmHWM): " +
+      Object.entries(report.servers).map(([name, s]) =>
+        `${name} ${
+          s.peak_rss_mib === null ? "–" : s.peak_rss_mib.toFixed(0)
+        } MiB`
+      ).join(", ") + ".",
+    "",
+  );
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------- main
+
+function budgetSeconds(options: Options): number {
+  const perCell = SERVERS.length *
+    (options.warmup + 2 + options.reps * (options.duration + 2));
+  return 180 +
+    Math.ceil(1.5 * SCENARIOS.length * options.connections.length * perCell);
+}
+
+async function createDataset(cluster: TestCluster): Promise<string> {
+  const sql = postgres(cluster.superUri, { max: 1, onnotice: () => {} });
+  try {
+    for (const statement of datasetSql(AUTHENTICATOR_ROLE)) {
+      await sql.unsafe(statement);
+    }
+    const [row] = await sql<{ v: string }[]>`select version() as v`;
+    return row!.v.replace(/ on .*/, "");
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function main(options: Options): Promise<void> {
+  const loader = await chooseLoader(options);
+  const t0 = Date.now();
+  log(`loader: ${loader.kind}; starting PostgreSQL`);
+  const starting = startTestCluster({ fresh: true });
+  cleanups.push(async () => {
+    const c = await starting.catch(() => null);
+    await c?.stop();
+  });
+  const cluster = await starting;
+  const pgVersion = await createDataset(cluster);
+  log(`dataset ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+
+  const probe = expandPath(SCENARIOS[0]!.path, () => 0);
+  const servers: RunningServer[] = [];
+  for (const spec of SERVERS) {
+    servers.push(await startBenchServer(spec, cluster, probe));
+    log(`${spec.name} ready (pid ${servers.at(-1)!.pid})`);
+  }
+
+  // Sanity: the database-backed servers must give the same answer.
+  for (const scenario of SCENARIOS) {
+    const path = expandPath(scenario.path, () => 0.5);
+    const bodies = await Promise.all(
+      servers.filter((s) => s.spec.name !== "bare" && s.spec.serves(scenario))
+        .map(async (s) => {
+          const res = await fetch(s.url + path);
+          const text = await res.text();
+          if (res.status !== 200) {
+            throw new Error(`${s.spec.name} ${path}: ${res.status} ${text}`);
+          }
+          return [s.spec.name, JSON.stringify(JSON.parse(text))] as const;
+        }),
+    );
+    if (new Set(bodies.map(([, b]) => b)).size > 1) {
+      throw new Error(
+        `servers disagree on ${path}:\n${
+          bodies.map(([n, b]) => `${n}: ${b}`).join("\n")
+        }`,
+      );
+    }
+    log(`${scenario.name}: ${path} -> ${bodies[0]?.[1]}`);
+  }
+
+  const overallPeak = new Map<ServerName, number | null>();
+  for (const s of servers) {
+    const kib = await peakRssKiB(s.pid);
+    overallPeak.set(s.spec.name, kib === null ? null : kib / 1024);
+  }
+  const bumpPeak = (name: ServerName, mib: number | null) => {
+    const prev = overallPeak.get(name) ?? null;
+    if (mib !== null) overallPeak.set(name, Math.max(prev ?? 0, mib));
+  };
+
+  const checkAlive = () => {
+    for (const s of servers) {
+      const st = s.exitStatus();
+      if (st !== null) {
+        throw new Error(
+          `${s.spec.name} exited (code ${st.code}):\n${s.output()}`,
+        );
+      }
+    }
+  };
+
+  const cells: Cell[] = [];
+  for (const scenario of SCENARIOS) {
+    const active = servers.filter((s) => s.spec.serves(scenario));
+    for (const connections of options.connections) {
+      const tag = `${scenario.name} c=${connections}`;
+      let resettable = true;
+      for (const s of active) resettable &&= await resetPeakRss(s.pid);
+      if (options.warmup > 0) {
+        for (const s of active) {
+          log(`${tag} warm-up ${s.spec.name} ${options.warmup} s`);
+          await runLoad(
+            loader,
+            s.url,
+            scenario.path,
+            connections,
+            options.warmup,
+            1000,
+          );
+          checkAlive();
+        }
+      }
+      const samples = new Map<ServerName, Sample[]>(
+        active.map((s) => [s.spec.name, []]),
+      );
+      for (let rep = 0; rep < options.reps; rep++) {
+        const order = active.map((_, i) => active[(i + rep) % active.length]!);
+        for (const s of order) {
+          const sample = toSample(
+            rep + 1,
+            await runLoad(
+              loader,
+              s.url,
+              scenario.path,
+              connections,
+              options.duration,
+              rep + 1,
+            ),
+          );
+          checkAlive();
+          samples.get(s.spec.name)!.push(sample);
+          log(
+            `${tag} rep ${rep + 1}/${options.reps} ${s.spec.name}: ${
+              fmtInt(sample.rps)
+            } req/s, p50 ${fmtMs(sample.p50_ms)} ms, p99 ${
+              fmtMs(sample.p99_ms)
+            } ms${
+              sample.errors + sample.non2xx > 0
+                ? `, ${sample.errors} errors, ${sample.non2xx} non-2xx`
+                : ""
+            }`,
+          );
+        }
+      }
+      const cellServers: Partial<Record<ServerName, ServerCell>> = {};
+      for (const s of active) {
+        const list = samples.get(s.spec.name)!;
+        const kib = await peakRssKiB(s.pid);
+        const mib = kib === null ? null : kib / 1024;
+        bumpPeak(s.spec.name, mib);
+        cellServers[s.spec.name] = {
+          rps: spread(list.map((x) => x.rps)),
+          p50_ms: spread(list.map((x) => x.p50_ms)),
+          p99_ms: spread(list.map((x) => x.p99_ms)),
+          peak_rss_mib: mib,
+          errors: list.reduce((a, x) => a + x.errors, 0),
+          non2xx: list.reduce((a, x) => a + x.non2xx, 0),
+          samples: list,
+        };
+      }
+      if (!resettable) log("could not reset VmHWM: peaks are cumulative");
+      cells.push({
+        scenario: scenario.name,
+        connections,
+        servers: cellServers,
+        ratios: {
+          pgrest_over_ceiling: ratios(
+            cellServers.pgrest,
+            cellServers.ceiling,
+          ),
+          pgrest_over_bare: ratios(cellServers.pgrest, cellServers.bare),
+        },
+      });
+    }
+  }
+
+  const cpus = os.cpus();
+  const report: Report = {
+    generated_at: new Date().toISOString(),
+    host: {
+      cpus: cpus.length,
+      cpu_model: cpus[0]?.model.trim() ?? "unknown",
+      os: `${os.type()} ${os.release()}`,
+      deno: Deno.version.deno,
+      postgres: pgVersion,
+    },
+    options: {
+      loader: loader.kind,
+      wrk_threads: loader.kind === "wrk" ? options.threads : null,
+      duration_s: options.duration,
+      reps: options.reps,
+      warmup_s: options.warmup,
+      connections: options.connections,
+      quick: options.quick,
+      db_pool: POOL,
+      wall_s: Math.round((Date.now() - t0) / 1000),
+    },
+    servers: Object.fromEntries(
+      servers.map((s) => [s.spec.name, {
+        description: s.spec.description,
+        peak_rss_mib: overallPeak.get(s.spec.name) ?? null,
+      }]),
+    ),
+    scenarios: SCENARIOS.map((s) => ({
+      name: s.name,
+      description: s.description,
+      path: s.path,
+    })),
+    cells,
+  };
+  const outDir = options.out.replace(/\/[^/]*$/, "");
+  if (outDir && outDir !== options.out) {
+    await Deno.mkdir(outDir, { recursive: true });
+  }
+  await Deno.writeTextFile(options.out, JSON.stringify(report, null, 2) + "\n");
+  print(markdown(report) + "\n");
+  log(`wrote ${options.out} (${report.options.wall_s} s)`);
+}
+
+if (import.meta.main) {
+  let options: Options | null;
+  try {
+    options = parseOptions(Deno.args);
+  } catch (e) {
+    log(e instanceof Error ? e.message : String(e));
+    print(USAGE);
+    Deno.exit(2);
+  }
+  if (options === null) {
+    print(USAGE);
+    Deno.exit(0);
+  }
+  Deno.addSignalListener("SIGINT", () => abort("SIGINT", 130));
+  Deno.addSignalListener("SIGTERM", () => abort("SIGTERM", 143));
+  const budget = options.timeout ?? budgetSeconds(options);
+  const timer = setTimeout(
+    () => abort(`time budget of ${budget} s exceeded`, 124),
+    budget * 1000,
+  );
+  let code = 0;
+  try {
+    await main(options);
+  } catch (e) {
+    if (cleaning === null) {
+      log(`failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      code = 1;
+    }
+  } finally {
+    clearTimeout(timer);
+    await cleanup();
+  }
+  Deno.exit(code);
+}

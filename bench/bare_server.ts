@@ -1,0 +1,30 @@
+/**
+ * The benchmark's floor: bare `Deno.serve` answering every request with a
+ * fixed JSON body shaped like one `bench.items` row. Measures the HTTP stack
+ * and the load generator alone.
+ *
+ * Environment: `BENCH_HOST` (default 127.0.0.1), `BENCH_PORT` (required).
+ * Stops on SIGTERM or SIGINT.
+ *
+ * @module
+ */
+
+const BODY =
+  '[{"id":4242,"name":"item 4242","price":3417.98,"created_at":"2024-01-03T22:42:00+00:00"}]';
+
+if (import.meta.main) {
+  const port = Number(Deno.env.get("BENCH_PORT"));
+  if (!Number.isInteger(port) || port <= 0) {
+    throw new Error("BENCH_PORT must be a port number");
+  }
+  const headers = { "content-type": "application/json; charset=utf-8" };
+  const server = Deno.serve({
+    hostname: Deno.env.get("BENCH_HOST") ?? "127.0.0.1",
+    port,
+    onListen: () => {},
+  }, () => new Response(BODY, { headers }));
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => void server.shutdown());
+  }
+  await server.finished;
+}

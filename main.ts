@@ -19,7 +19,16 @@ import { log } from "./src/log.ts";
 export const VERSION = "0.1.0";
 
 async function main(args: readonly string[]): Promise<number> {
-  const action = cliAction(args);
+  let action;
+  try {
+    action = cliAction(args);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      log("crit", `pgrest: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
   if (action === "help") {
     await Deno.stdout.write(new TextEncoder().encode(usage() + "\n"));
     return 0;

@@ -101,7 +101,9 @@ export function pickSchema(
     ? headers.get("accept-profile")
     : headers.get("content-profile");
   const first = schemas[0] ?? "public";
-  if (header === null) return { schema: first, profileGiven: false };
+  if (header === null) {
+    return { schema: first, profileGiven: schemas.length > 1 };
+  }
   if (!schemas.includes(header)) throw invalidSchema(header, schemas);
   return { schema: header, profileGiven: schemas.length > 1 };
 }

@@ -126,10 +126,10 @@ Deno.test("parseApiRequest() reports the target's PGRST125", () => {
 
 // ---------------------------------------------------------------- profiles
 
-Deno.test("pickSchema() defaults to the first exposed schema", () => {
+Deno.test("pickSchema() defaults to the first exposed schema and echoes it when several are exposed", () => {
   assert.deepEqual(pickSchema("GET", new Headers(), ["api", "api2"]), {
     schema: "api",
-    profileGiven: false,
+    profileGiven: true,
   });
 });
 
@@ -333,7 +333,7 @@ Deno.test("parseApiRequest() reads method, target, params, prefs and accept", ()
   assert.equal(r.method, "GET");
   assert.deepEqual(r.target, { kind: "relation", name: "items" });
   assert.equal(r.schema, "api");
-  assert.equal(r.profileGiven, false);
+  assert.equal(r.profileGiven, true);
   assert.equal(r.params.select.length, 1);
   assert.equal(r.params.filters.length, 1);
   assert.equal(r.params.order.length, 1);

@@ -142,6 +142,7 @@ export function parseFieldName(c: Cursor): string {
       out += "-";
       continue;
     }
-    return out;
+    // like PostgREST's identifiers, surrounding spaces are not part of it
+    return out.trim();
   }
 }

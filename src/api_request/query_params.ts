@@ -140,7 +140,7 @@ function parseSelectItem(c: Cursor): SelectItem {
       const h = parseFieldName(c);
       if ((h === "inner" || h === "left") && joinType === null) {
         joinType = h;
-      } else if (hint === null && joinType === null) {
+      } else if (hint === null) {
         hint = h;
       } else {
         c.fail('"("');

@@ -200,10 +200,8 @@ Deno.test("parseSelect() reads alias:rel!fk!inner(...) and !left", () => {
 
 Deno.test({
   name: "parseSelect() accepts the join type before the hint",
-  // BUG: `rel!inner!hint(*)` fails with PGRST100 at the second `!`;
   // PostgREST's pEmbedParams takes hint and join type in either order (its
   // doctest: "alias:rel!inner!hint(*)" is hint "hint" with an inner join).
-  ignore: true,
   fn() {
     assert.deepEqual(parseSelect("alias:rel!inner!hint(*)"), [
       embed("rel", [STAR], { alias: "alias", hint: "hint", joinType: "inner" }),
@@ -266,10 +264,8 @@ Deno.test("parseSelect() ignores spaces around items", () => {
 
 Deno.test({
   name: "parseSelect() strips spaces before a comma",
-  // BUG: `a , b` selects the column "a " (with the space); PostgREST's
-  // pIdentifier strips identifiers (doctest: " no leading or trailing
-  // spaces " is "no leading or trailing spaces").
-  ignore: true,
+  // PostgREST's pIdentifier strips identifiers (doctest: " no leading or
+  // trailing spaces " is "no leading or trailing spaces").
   fn() {
     assert.deepEqual(parseSelect("a , b"), [col("a"), col("b")]);
     assert.deepEqual(parseSelect(" id "), [col("id")]);

@@ -74,6 +74,10 @@ export function mapDriverError(e: unknown, authenticated: boolean): PgrstError {
   return connectionError(msg);
 }
 
+function passJson(x: unknown): string {
+  return typeof x === "string" ? x : JSON.stringify(x);
+}
+
 /** Opens the pool (lazily: connections are made on first use). */
 export function createDb(config: Config): Db {
   const sql = postgres(config.dbUri, {
@@ -86,6 +90,22 @@ export function createDb(config: Config): Db {
     // reserve() on a fresh connection (connection.js drops the reserve request).
     fetch_types: true,
     onnotice: () => {},
+    // Request values are text: a string bound to a json/jsonb parameter is
+    // passed as it is (postgres.js would JSON-encode it into a JSON string).
+    types: {
+      pgrstJson: {
+        to: 114,
+        from: [114],
+        serialize: passJson,
+        parse: (x: string) => JSON.parse(x),
+      },
+      pgrstJsonb: {
+        to: 3802,
+        from: [3802],
+        serialize: passJson,
+        parse: (x: string) => JSON.parse(x),
+      },
+    },
     connection: { application_name: "pgrest" },
   });
   const prepare = config.dbPreparedStatements;

@@ -313,7 +313,8 @@ Deno.test("readResponse() answers 200 with Content-Range and Content-Type", () =
     header(res.headers, "Content-Type"),
     "application/json; charset=utf-8",
   );
-  assert.equal(header(res.headers, "Content-Profile"), undefined);
+  // two schemas are exposed: the default one is echoed
+  assert.equal(header(res.headers, "Content-Profile"), "api");
   assert.equal(header(res.headers, "Preference-Applied"), undefined);
 });
 

@@ -182,10 +182,6 @@ Deno.test({
 
 Deno.test({
   name: "main.ts reports an unknown option in one line, without a stack trace",
-  // BUG: main.ts calls cliAction() outside its try/catch, so the ConfigError
-  // ("the message is one line naming the key") escapes as an uncaught error
-  // with a stack trace (7 lines on stderr). PostgREST prints the usage error.
-  ignore: true,
   async fn() {
     const { code, stderr } = await runMain(["--no-such-flag"], {});
     assert.notEqual(code, 0);

@@ -545,10 +545,14 @@ function planCall(
   }
   const args = routine.params.filter((p) => given.has(p.name)).map((p) => {
     const v = given.get(p.name);
+    // a JSON body's values keep their JSON form for json/jsonb parameters
+    const json = p.type === "json" || p.type === "jsonb";
     return {
       name: p.name,
       type: p.type,
-      value: Array.isArray(v) && (p.variadic || p.type.endsWith("[]"))
+      value: json && req.method === "POST"
+        ? (v === null ? null : JSON.stringify(v))
+        : Array.isArray(v) && (p.variadic || p.type.endsWith("[]"))
         ? pgArray(v)
         : argText(Array.isArray(v) ? v[v.length - 1] : v),
     };

@@ -35,8 +35,6 @@ export interface AppState {
   readonly now: () => number;
 }
 
-const encoder = new TextEncoder();
-
 function errorResponse(e: PgrstError, config: Config): ApiResponse {
   const body = JSON.stringify(e.body(config.clientErrorVerbosity));
   return {
@@ -96,8 +94,14 @@ export function txOutcome(
 
 class Timer {
   readonly marks: [string, number][] = [];
-  #last = performance.now();
+  readonly #enabled: boolean;
+  #last: number;
+  constructor(enabled: boolean) {
+    this.#enabled = enabled;
+    this.#last = enabled ? performance.now() : 0;
+  }
   lap(name: string): void {
+    if (!this.#enabled) return;
     const now = performance.now();
     this.marks.push([name, now - this.#last]);
     this.#last = now;
@@ -186,12 +190,28 @@ function plannedRows(rows: readonly Row[] | undefined): number | null {
 }
 
 function toResponse(r: ApiResponse, timer: Timer | null): Response {
-  const headers = new Headers();
-  for (const [k, v] of r.headers) headers.append(k, v);
-  if (!headers.has("Vary")) headers.set("Vary", "Accept, Prefer, Range");
-  if (timer !== null) headers.set("Server-Timing", timer.header());
-  const body = r.body === null ? null : encoder.encode(r.body);
-  return new Response(body, { status: r.status, headers });
+  const headers: [string, string][] = [];
+  let vary = false;
+  for (const [k, v] of r.headers) {
+    headers.push([k, v]);
+    if (k.toLowerCase() === "vary") vary = true;
+  }
+  if (!vary) headers.push(["Vary", "Accept, Prefer, Range"]);
+  if (timer !== null) headers.push(["Server-Timing", timer.header()]);
+  // a string body is encoded once, by Deno, with a Content-Length
+  return new Response(r.body, { status: r.status, headers });
+}
+
+/** Path and query string of a request URL, without building a `URL`. */
+export function splitUrl(url: string): { path: string; search: string } {
+  const scheme = url.indexOf("://");
+  const slash = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  if (slash < 0) return { path: "/", search: "" };
+  const hash = url.indexOf("#", slash);
+  const end = hash < 0 ? url.length : hash;
+  const q = url.indexOf("?", slash);
+  if (q < 0 || q > end) return { path: url.slice(slash, end), search: "" };
+  return { path: url.slice(slash, q), search: url.slice(q + 1, end) };
 }
 
 /** Builds the HTTP handler. */
@@ -200,20 +220,20 @@ export function makeHandler(
 ): (request: Request) => Promise<Response> {
   return async function handle(request: Request): Promise<Response> {
     const { config } = state;
-    const timer = new Timer();
+    const timer = new Timer(config.serverTimingEnabled);
     try {
       const auth = await state.auth.authenticate(
         request.headers.get("authorization"),
         state.now(),
       );
       timer.lap("jwt");
-      const url = new URL(request.url);
+      const { path, search } = splitUrl(request.url);
       const hasBody = request.method !== "GET" && request.method !== "HEAD";
       const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null;
       const req = parseApiRequest({
         method: request.method,
-        path: url.pathname,
-        search: url.search.slice(1),
+        path,
+        search,
         headers: request.headers,
         body,
       }, config);
@@ -226,7 +246,7 @@ export function makeHandler(
         req,
         plan,
         auth,
-        { path: url.pathname, headers: request.headers },
+        { path, headers: request.headers },
         timer,
       );
       timer.lap("response");

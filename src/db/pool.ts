@@ -110,24 +110,40 @@ export function createDb(config: Config): Db {
   });
   const prepare = config.dbPreparedStatements;
 
-  async function reserve(): Promise<postgres.ReservedSql> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(poolTimeout()),
-        config.dbPoolAcquisitionTimeout * 1000,
-      );
-    });
-    const pending = sql.reserve();
-    try {
-      return await Promise.race([pending, timeout]);
-    } catch (e) {
-      // release a connection that arrives after we gave up
-      pending.then((c) => c.release(), () => {});
-      throw e;
-    } finally {
-      clearTimeout(timer);
+  // One watchdog for every waiting request instead of a timer each:
+  // postgres.js queues forever, so db-pool-acquisition-timeout is ours.
+  const timeoutMs = config.dbPoolAcquisitionTimeout * 1000;
+  const waiting = new Set<{ deadline: number; reject: (e: unknown) => void }>();
+  let watchdog: ReturnType<typeof setInterval> | undefined;
+  function checkDeadlines(): void {
+    const now = Date.now();
+    for (const w of waiting) {
+      if (w.deadline <= now) {
+        waiting.delete(w);
+        w.reject(poolTimeout());
+      }
     }
+    if (waiting.size === 0 && watchdog !== undefined) {
+      clearInterval(watchdog);
+      watchdog = undefined;
+    }
+  }
+
+  function reserve(): Promise<postgres.ReservedSql> {
+    return new Promise((resolve, reject) => {
+      const entry = { deadline: Date.now() + timeoutMs, reject };
+      waiting.add(entry);
+      if (watchdog === undefined) {
+        watchdog = setInterval(checkDeadlines, Math.min(100, timeoutMs));
+      }
+      sql.reserve().then((c) => {
+        // a connection that arrives after the deadline goes straight back
+        if (waiting.delete(entry)) resolve(c);
+        else c.release();
+      }, (e) => {
+        if (waiting.delete(entry)) reject(e);
+      });
+    });
   }
 
   return {
@@ -195,6 +211,7 @@ export function createDb(config: Config): Db {
       }
     },
     async close() {
+      if (watchdog !== undefined) clearInterval(watchdog);
       await sql.end({ timeout: 5 });
     },
   };

@@ -50,7 +50,8 @@ export function txVarsStatement(v: TxVars): Sql {
       sql`set_config(${param(`app.settings.${k}`)}, ${param(val)}, true)`,
     );
   }
-  return sql`SELECT ${join(sets)}`;
+  // one row, no columns read back: the values need not travel twice
+  return sql`SELECT 1 FROM (SELECT ${join(sets)}) AS pgrst_vars`;
 }
 
 /** Splits `schema.function` (either part may be double-quoted). */

@@ -15,7 +15,7 @@ import type { Config } from "./config/types.ts";
 import type { Db, Row } from "./db/pool.ts";
 import { PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
-import { preRequestStatement, txVarsStatement } from "./query/pre_query.ts";
+import { preRequestStatement, renderTxVars } from "./query/pre_query.ts";
 import { plannedCountStatement, readStatement } from "./query/read.ts";
 import { render, type Statement } from "./query/sql.ts";
 import {
@@ -123,7 +123,7 @@ async function execute(
   const { end, override } = txOutcome(config, req.prefs.tx);
   const claims = auth.authenticated ? auth.claims : { role: auth.role };
   const statements: Statement[] = [
-    render(txVarsStatement({
+    renderTxVars({
       searchPath: [req.schema, ...config.dbExtraSearchPath],
       role: auth.role,
       claims,
@@ -133,7 +133,7 @@ async function execute(
       cookies: cookieRecord(raw.headers),
       timezone: req.prefs.timezone,
       appSettings: config.appSettings,
-    })),
+    }),
   ];
   if (config.dbPreRequest !== null) {
     statements.push(render(preRequestStatement(config.dbPreRequest)));

@@ -125,11 +125,9 @@ export function parseApiRequest(raw: RawRequest, config: Config): ApiRequest {
   const params = parseQueryParams(search, {
     isRpc: target.kind === "routine" && (method === "GET" || method === "HEAD"),
   });
-  const preferHeaders: string[] = [];
-  raw.headers.forEach((v, k) => {
-    if (k === "prefer") preferHeaders.push(v);
-  });
-  const prefs = parsePreferences(preferHeaders);
+  // several Prefer headers come joined with ", ", which the parser splits
+  const prefer = raw.headers.get("prefer");
+  const prefs = parsePreferences(prefer === null ? [] : [prefer]);
   if (prefs.handling === "strict" && prefs.invalid.length > 0) {
     throw invalidPreferences(prefs.invalid);
   }

@@ -40,17 +40,18 @@ export class Cursor {
     return this.chars[this.pos + offset] ?? "";
   }
 
+  /** Whether the input continues with `s` (an ASCII literal). */
   startsWith(s: string): boolean {
-    const cs = Array.from(s);
-    for (let i = 0; i < cs.length; i++) {
-      if (this.chars[this.pos + i] !== cs[i]) return false;
+    for (let i = 0; i < s.length; i++) {
+      if (this.chars[this.pos + i] !== s[i]) return false;
     }
     return true;
   }
 
+  /** Consumes `s` (an ASCII literal) when the input continues with it. */
   eat(s: string): boolean {
     if (!this.startsWith(s)) return false;
-    this.pos += Array.from(s).length;
+    this.pos += s.length;
     return true;
   }
 

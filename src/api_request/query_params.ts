@@ -245,8 +245,9 @@ type ListParser = (c: Cursor) => string[];
 const OPERATOR_EXPECTING = "operator (eq, gt, ...)";
 
 function readWord(c: Cursor): string {
-  const m = /^[a-z_]+/i.exec(c.rest());
-  return m ? m[0] : "";
+  let end = c.pos;
+  while (/^[a-zA-Z_]$/.test(c.chars[end] ?? "")) end++;
+  return c.chars.slice(c.pos, end).join("");
 }
 
 function parseOperation(

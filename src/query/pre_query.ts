@@ -9,7 +9,16 @@
  * @module
  */
 
-import { ident, join, param, qi, render, type Sql, sql } from "./sql.ts";
+import {
+  ident,
+  join,
+  param,
+  qi,
+  render,
+  type Sql,
+  sql,
+  type Statement,
+} from "./sql.ts";
 
 /** The request context placed into transaction-local settings. */
 export interface TxVars {
@@ -52,6 +61,41 @@ export function txVarsStatement(v: TxVars): Sql {
   }
   // one row, no columns read back: the values need not travel twice
   return sql`SELECT 1 FROM (SELECT ${join(sets)}) AS pgrst_vars`;
+}
+
+const txVarsTexts = new Map<string, string>();
+
+function txVarsParams(v: TxVars): unknown[] {
+  const params: unknown[] = [
+    v.searchPath.map((s) => render(ident(s)).text).join(", "),
+    v.role,
+    JSON.stringify(v.claims),
+    v.method,
+    v.path,
+    JSON.stringify(v.headers),
+    JSON.stringify(v.cookies),
+  ];
+  if (v.timezone !== null) params.push(v.timezone);
+  for (const [k, val] of Object.entries(v.appSettings)) {
+    params.push(`app.settings.${k}`, val);
+  }
+  return params;
+}
+
+/**
+ * The rendered `set_config` statement: the same text and parameters as
+ * `render(txVarsStatement(v))`, with the text built once per shape.
+ */
+export function renderTxVars(v: TxVars): Statement {
+  const key = `${v.timezone === null ? 0 : 1}:${
+    Object.keys(v.appSettings).length
+  }`;
+  let text = txVarsTexts.get(key);
+  if (text === undefined) {
+    text = render(txVarsStatement(v)).text;
+    txVarsTexts.set(key, text);
+  }
+  return { text, params: txVarsParams(v) };
 }
 
 /** Splits `schema.function` (either part may be double-quoted). */

@@ -1,0 +1,175 @@
+/**
+ * Owns the request body of writes: JSON objects and arrays, `text/csv` and
+ * `application/x-www-form-urlencoded`, turned into the set of keys and one
+ * JSON array text that is bound as a single parameter.
+ *
+ * Pure. Failures are PGRST102.
+ *
+ * @module
+ */
+
+import { invalidBody, PgrstError } from "../error.ts";
+
+/** A parsed write body. */
+export interface Payload {
+  /** The keys of the rows (those of the first row; all rows share them). */
+  readonly keys: readonly string[];
+  /** The rows as a JSON array text. */
+  readonly json: string;
+  /** How many rows. */
+  readonly rows: number;
+  /** Whether the body was a single object (not an array). */
+  readonly single: boolean;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((k) => s.has(k));
+}
+
+/** Parses a JSON body. */
+export function parseJsonPayload(text: string, checkKeys: boolean): Payload {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw invalidBody("Empty or invalid json");
+  }
+  if (isObject(v)) {
+    return { keys: Object.keys(v), json: `[${text}]`, rows: 1, single: true };
+  }
+  if (!Array.isArray(v)) throw invalidBody("Empty or invalid json");
+  const first: unknown = v[0];
+  if (first === undefined) {
+    return { keys: [], json: "[]", rows: 0, single: false };
+  }
+  if (!isObject(first)) throw invalidBody("All object keys must match");
+  const keys = Object.keys(first);
+  for (const row of v) {
+    if (!isObject(row)) throw invalidBody("All object keys must match");
+    if (checkKeys && !sameKeys(keys, Object.keys(row))) {
+      throw invalidBody("All object keys must match");
+    }
+  }
+  return { keys, json: text, rows: v.length, single: false };
+}
+
+/** Splits CSV text into records (RFC 4180 quoting). */
+export function parseCsv(text: string): string[][] {
+  const out: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i] ?? "";
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i += 2;
+          continue;
+        }
+        quoted = false;
+      } else {
+        field += c;
+      }
+      i++;
+      continue;
+    }
+    if (c === '"') quoted = true;
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      out.push(row);
+      row = [];
+      field = "";
+    } else field += c;
+    i++;
+  }
+  if (field !== "" || row.length > 0) {
+    row.push(field);
+    out.push(row);
+  }
+  return out;
+}
+
+/** Parses a CSV body: a header line, then rows; `NULL` is null. */
+export function parseCsvPayload(text: string): Payload {
+  const records = parseCsv(text);
+  const header = records[0];
+  if (header === undefined) {
+    return { keys: [], json: "[]", rows: 0, single: false };
+  }
+  const rows = records.slice(1).map((r) => {
+    if (r.length !== header.length) {
+      throw invalidBody("All lines must have same number of fields");
+    }
+    const o: Record<string, string | null> = {};
+    header.forEach((k, i) => {
+      const v = r[i] ?? "";
+      o[k] = v === "NULL" ? null : v;
+    });
+    return o;
+  });
+  return {
+    keys: header,
+    json: JSON.stringify(rows),
+    rows: rows.length,
+    single: false,
+  };
+}
+
+/** Parses a form body into one row. */
+export function parseFormPayload(text: string): Payload {
+  const o: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(text)) o[k] = v;
+  return {
+    keys: Object.keys(o),
+    json: `[${JSON.stringify(o)}]`,
+    rows: 1,
+    single: true,
+  };
+}
+
+/**
+ * Parses a write body by its Content-Type.
+ * @param checkKeys whether all rows must have the same keys (not with
+ *   `?columns=`)
+ * @throws {PgrstError} PGRST102 (invalid body), 415 for other media types
+ */
+export function parsePayload(
+  body: Uint8Array | null,
+  contentType: string,
+  checkKeys: boolean,
+): Payload {
+  const text = body === null ? "" : new TextDecoder().decode(body);
+  const base = (contentType.split(";")[0] ?? "").trim().toLowerCase();
+  switch (base) {
+    case "":
+    case "application/json":
+    case "application/vnd.pgrst.object+json":
+    case "application/vnd.pgrst.object":
+    case "application/vnd.pgrst.array+json":
+      if (text.trim() === "") throw invalidBody("Empty or invalid json");
+      return parseJsonPayload(text, checkKeys);
+    case "text/csv":
+      return parseCsvPayload(text);
+    case "application/x-www-form-urlencoded":
+      return parseFormPayload(text);
+    default:
+      throw new PgrstError(
+        415,
+        "PGRST102",
+        `Content-Type not acceptable: ${contentType}`,
+      );
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Tests of the statements that run before the main query.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { renderTxVars, type TxVars, txVarsStatement } from "./pre_query.ts";
+import { render } from "./sql.ts";
+
+const base: TxVars = {
+  searchPath: ["api", 'we"ird'],
+  role: "web_anon",
+  claims: { role: "web_anon" },
+  method: "GET",
+  path: "/items",
+  headers: { accept: "*/*" },
+  cookies: {},
+  timezone: null,
+  appSettings: { a: "1" },
+};
+
+Deno.test("renderTxVars() renders what txVarsStatement() renders, for every shape", () => {
+  for (
+    const v of [base, { ...base, timezone: "UTC" }, {
+      ...base,
+      appSettings: {},
+    }]
+  ) {
+    assert.deepEqual(renderTxVars(v), render(txVarsStatement(v)));
+    // second call hits the cache and still agrees
+    assert.deepEqual(renderTxVars(v), render(txVarsStatement(v)));
+  }
+});
+
+Deno.test("renderTxVars() binds every value, none in the text", () => {
+  const st = renderTxVars({ ...base, role: "x'; drop table t; --" });
+  assert.ok(!st.text.includes("drop table"));
+  assert.ok(st.params.includes("x'; drop table t; --"));
+});

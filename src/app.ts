@@ -14,12 +14,17 @@ import type { Authenticator, AuthResult } from "./auth/types.ts";
 import type { Config } from "./config/types.ts";
 import type { Db, Row } from "./db/pool.ts";
 import { PgrstError, schemaCacheNotLoaded } from "./error.ts";
+import type { MutatePlan } from "./plan/mutate.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
+import { mutateStatement } from "./query/mutate.ts";
 import { preRequestStatement, renderTxVars } from "./query/pre_query.ts";
 import { plannedCountStatement, readStatement } from "./query/read.ts";
 import { render, type Statement } from "./query/sql.ts";
 import {
   type ApiResponse,
+  callChecks,
+  emptyResult,
+  mutateResponse,
   readResponse,
   resultRow,
 } from "./response/response.ts";
@@ -111,16 +116,12 @@ class Timer {
   }
 }
 
-async function execute(
-  state: AppState,
+function preludeStatements(
+  config: Config,
   req: ApiRequest,
-  plan: ActionPlan,
   auth: AuthResult,
   raw: { path: string; headers: Headers },
-  timer: Timer,
-): Promise<ApiResponse> {
-  const { config } = state;
-  const { end, override } = txOutcome(config, req.prefs.tx);
+): Statement[] {
   const claims = auth.authenticated ? auth.claims : { role: auth.role };
   const statements: Statement[] = [
     renderTxVars({
@@ -138,18 +139,50 @@ async function execute(
   if (config.dbPreRequest !== null) {
     statements.push(render(preRequestStatement(config.dbPreRequest)));
   }
+  return statements;
+}
+
+async function execute(
+  state: AppState,
+  req: ApiRequest,
+  plan: ActionPlan,
+  auth: AuthResult,
+  raw: { path: string; headers: Headers },
+  timer: Timer,
+): Promise<ApiResponse> {
+  if (plan.kind === "mutate") {
+    return await executeMutation(state, req, plan, auth, raw, timer);
+  }
+  const { config } = state;
+  const { end, override } = txOutcome(config, req.prefs.tx);
+  const statements = preludeStatements(config, req, auth, raw);
   const mainIndex = statements.length;
   statements.push(render(readStatement(plan)));
   const planned = plan.count === "planned" || plan.count === "estimated";
   if (planned) statements.push(render(plannedCountStatement(plan)));
   timer.lap("plan");
+  // a function call whose result fails a check (singular response,
+  // max-affected) is rolled back
+  const check: { failure: PgrstError | null } = { failure: null };
   const results: (readonly Row[])[] = await state.db.transaction({
     readOnly: req.method === "GET" || req.method === "HEAD" ||
       (plan.call !== null && plan.call.routine.volatility !== "v"),
     statements,
-    end,
+    end: plan.call === null ? end : (rows) => {
+      try {
+        callChecks(req, plan, resultRow(rows[mainIndex]?.[0]));
+      } catch (e) {
+        if (e instanceof PgrstError) {
+          check.failure = e;
+          return "rollback";
+        }
+        throw e;
+      }
+      return end;
+    },
     authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
   });
+  if (check.failure !== null) throw check.failure;
   timer.lap("transaction");
   let row = resultRow(results[mainIndex]?.[0]);
   if (planned) {
@@ -175,6 +208,50 @@ async function execute(
     }
   }
   return readResponse(req, plan, row, { txOverride: override });
+}
+
+async function executeMutation(
+  state: AppState,
+  req: ApiRequest,
+  plan: MutatePlan,
+  auth: AuthResult,
+  raw: { path: string; headers: Headers },
+  timer: Timer,
+): Promise<ApiResponse> {
+  const { config } = state;
+  const { end, override } = txOutcome(config, req.prefs.tx);
+  if (plan.noop) {
+    return mutateResponse(req, plan, emptyResult(), { txOverride: override });
+  }
+  const statements = preludeStatements(config, req, auth, raw);
+  const mainIndex = statements.length;
+  statements.push(render(mutateStatement(plan)));
+  timer.lap("plan");
+  // a failed check (singular response, max-affected) rolls the write back
+  const check: { failure: PgrstError | null } = { failure: null };
+  const results = await state.db.transaction({
+    readOnly: false,
+    statements,
+    end: (rows) => {
+      try {
+        mutateResponse(req, plan, resultRow(rows[mainIndex]?.[0]), {
+          txOverride: override,
+        });
+      } catch (e) {
+        if (e instanceof PgrstError) {
+          check.failure = e;
+          return "rollback";
+        }
+        throw e;
+      }
+      return end;
+    },
+    authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
+  });
+  if (check.failure !== null) throw check.failure;
+  timer.lap("transaction");
+  const row = resultRow(results[mainIndex]?.[0]);
+  return mutateResponse(req, plan, row, { txOverride: override });
 }
 
 function plannedRows(rows: readonly Row[] | undefined): number | null {

@@ -35,6 +35,7 @@ import {
 } from "../schema_cache/types.ts";
 import { parseFilterParam } from "../api_request/query_params.ts";
 import { closestMatch } from "./fuzzy.ts";
+import { type MutatePlan, planMutation } from "./mutate.ts";
 import {
   isToOne,
   type Relationship,
@@ -104,7 +105,7 @@ export interface ReadPlan {
 }
 
 /** Every plan kind. */
-export type ActionPlan = ReadPlan;
+export type ActionPlan = ReadPlan | MutatePlan;
 
 function findRelation(
   req: ApiRequest,
@@ -364,6 +365,48 @@ function applyMaxRows(range: RangeSpec, maxRows: number | null): RangeSpec {
 }
 
 /**
+ * Plans the read tree (select, embeds, filters, order) of a request's root
+ * relation; root filters land in `where`.
+ * @throws {PgrstError} PGRST108, PGRST118, PGRST120, PGRST123, PGRST200, PGRST201
+ */
+export function planReadNode(
+  req: ApiRequest,
+  config: Config,
+  cache: SchemaCache,
+  table: Table,
+  range: RangeSpec,
+): ReadNode {
+  checkSelect(req.params.select, config);
+  // first the shape (embeds only), to resolve the paths conditions address
+  const bare: QueryParams = {
+    ...req.params,
+    filters: [],
+    logic: [],
+    order: [],
+    ranges: new Map(),
+  };
+  const shape = planNode(
+    { cache, config, params: bare, counter: { n: 0 } },
+    table,
+    [],
+    req.params.select,
+    range,
+  );
+  const params = normalizePaths(
+    req.params,
+    shape,
+    config.urlUseLegacyTargetNames,
+  );
+  return planNode(
+    { cache, config, params, counter: { n: 0 } },
+    table,
+    [],
+    req.params.select,
+    range,
+  );
+}
+
+/**
  * Plans a request.
  * @throws {PgrstError} PGRST107, PGRST108, PGRST123, PGRST127, PGRST205
  */
@@ -398,40 +441,16 @@ export function planRequest(
       };
     }
   } else {
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      throw notImplemented(`The ${req.method} method on tables and views`);
-    }
     table = findRelation(req, target.name, cache);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      if (req.method === "OPTIONS") {
+        throw notImplemented("The OPTIONS method");
+      }
+      return planMutation(req, config, cache, table);
+    }
   }
-  checkSelect(req.params.select, config);
   const range = applyMaxRows(req.range, config.dbMaxRows);
-  // first the shape (embeds only), to resolve the paths conditions address
-  const bare: QueryParams = {
-    ...req.params,
-    filters: [],
-    logic: [],
-    order: [],
-    ranges: new Map(),
-  };
-  const shape = planNode(
-    { cache, config, params: bare, counter: { n: 0 } },
-    table,
-    [],
-    req.params.select,
-    range,
-  );
-  const params = normalizePaths(
-    req.params,
-    shape,
-    config.urlUseLegacyTargetNames,
-  );
-  const node = planNode(
-    { cache, config, params, counter: { n: 0 } },
-    table,
-    [],
-    req.params.select,
-    range,
-  );
+  const node = planReadNode(req, config, cache, table, range);
   const media = negotiate(req.accept, "read");
   return {
     kind: "read",
@@ -580,6 +599,7 @@ function resultTable(r: Routine, cache: SchemaCache): Table {
     name: r.name,
     description: null,
     isView: false,
+    isPartitioned: false,
     insertable: false,
     updatable: false,
     deletable: false,

@@ -198,6 +198,11 @@ export function resolveRelationship(
     const direct = found.filter((r) => r.kind !== "m2m");
     if (direct.length === 1) found = direct;
   }
+  if (found.length > 1 && hint === null && target === source.name) {
+    // a table embedding itself by name gets its children
+    const children = found.filter((r) => r.kind === "o2m");
+    if (children.length === 1) found = children;
+  }
   const only = found[0];
   if (found.length === 1 && only !== undefined) return only;
   if (found.length === 0) {

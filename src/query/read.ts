@@ -405,10 +405,27 @@ function embedSql(e: EmbedNode, parent: Rel): Sql {
 
 const CALL_ALIAS = "pgrst_call";
 
-function rootRel(node: ReadNode, call: CallSource | null): Rel {
+/** Rows read from a derived source, e.g. the rows a write returned. */
+export interface RowsSource {
+  readonly kind: "rows";
+  /** `(…) AS "alias"`. */
+  readonly from: Sql;
+  readonly alias: string;
+}
+
+/** Where the root of a read comes from: its table, a call, or rows. */
+export type RootSource = CallSource | RowsSource | null;
+
+function isRows(root: RootSource): root is RowsSource {
+  return root !== null && "kind" in root && root.kind === "rows";
+}
+
+function rootRel(node: ReadNode, root: RootSource): Rel {
   return {
-    ref: call === null
+    ref: root === null
       ? qi(node.table.schema, node.table.name)
+      : isRows(root)
+      ? ident(root.alias)
       : ident(CALL_ALIAS),
     types: node.table.columnsByName,
   };
@@ -424,12 +441,16 @@ export function callSql(call: CallSource): Sql {
   }`;
 }
 
-function rootFrom(node: ReadNode, rel: Rel, call: CallSource | null): Sql {
-  return fromSql(node, rel, call === null ? rel.ref : callSql(call));
+function rootFrom(node: ReadNode, rel: Rel, root: RootSource): Sql {
+  return fromSql(
+    node,
+    rel,
+    root === null ? rel.ref : isRows(root) ? root.from : callSql(root),
+  );
 }
 
 /** The source query of a read node. */
-export function sourceSql(node: ReadNode, call: CallSource | null): Sql {
+export function sourceSql(node: ReadNode, call: RootSource): Sql {
   const rel = rootRel(node, call);
   const { list, groupBy } = selectSql(rel, node.select);
   return sql`SELECT ${list} FROM ${rootFrom(node, rel, call)}${

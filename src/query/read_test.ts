@@ -51,6 +51,7 @@ function column(name: string, nominalType: string, position: number): Column {
     nominalType,
     maxLength: null,
     defaultValue: null,
+    generated: false,
     enumValues: [],
     position,
   };
@@ -67,6 +68,7 @@ function table(
     name,
     description: null,
     isView: false,
+    isPartitioned: false,
     insertable: true,
     updatable: true,
     deletable: true,

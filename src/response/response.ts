@@ -11,6 +11,7 @@
 
 import type { ApiRequest, RangeSpec } from "../api_request/types.ts";
 import { invalidRange, PgrstError, singularityError } from "../error.ts";
+import type { MutatePlan } from "../plan/mutate.ts";
 import type { ReadPlan } from "../plan/plan.ts";
 
 /** What PostgreSQL returned for the main statement. */
@@ -20,6 +21,23 @@ export interface ResultRow {
   readonly body: string;
   readonly gucHeaders: string | null;
   readonly gucStatus: string | null;
+  /** Rows a write inserted (not updated), when known. */
+  readonly inserted: number | null;
+  /** The primary key of the first written row, as JSON, for Location. */
+  readonly location: string | null;
+}
+
+/** The result of a statement that was not run. */
+export function emptyResult(): ResultRow {
+  return {
+    tableTotal: 0,
+    pageTotal: 0,
+    body: "[]",
+    gucHeaders: null,
+    gucStatus: null,
+    inserted: 0,
+    location: null,
+  };
 }
 
 /** A response before it becomes a `Response`. */
@@ -47,6 +65,8 @@ export function resultRow(row: Record<string, unknown> | undefined): ResultRow {
     gucStatus: typeof row?.["response_status"] === "string"
       ? row["response_status"]
       : null,
+    inserted: num(row?.["inserted"]),
+    location: typeof row?.["location"] === "string" ? row["location"] : null,
   };
 }
 
@@ -136,7 +156,9 @@ export function preferenceApplied(
   if (p.tx !== null && txOverride) out.push(`tx=${p.tx}`);
   if (p.handling !== null) out.push(`handling=${p.handling}`);
   if (p.timezone !== null) out.push(`timezone=${p.timezone}`);
-  if (p.maxAffected !== null) out.push(`max-affected=${p.maxAffected}`);
+  if (p.maxAffected !== null && p.handling === "strict") {
+    out.push(`max-affected=${p.maxAffected}`);
+  }
   return out.length === 0 ? null : out.join(", ");
 }
 
@@ -190,4 +212,129 @@ export function readResponse(
   }
   const status = gucStatus(row.gucStatus) ?? rStatus;
   return { status, headers, body: plan.headOnly ? null : row.body };
+}
+
+/** `/table?k1=eq.v1&k2=is.null` from the first written row's key. */
+export function locationHeader(table: string, pkJson: string): string {
+  const parsed: unknown = JSON.parse(pkJson);
+  const obj = typeof parsed === "object" && parsed !== null
+    ? parsed as Record<string, unknown>
+    : {};
+  const parts = Object.entries(obj).map(([k, v]) => {
+    const value = v === null
+      ? "is.null"
+      : `eq.${typeof v === "string" ? v : JSON.stringify(v)}`;
+    return `${encodeURIComponent(k)}=${
+      encodeURIComponent(value).replaceAll("%2E", ".")
+    }`;
+  });
+  return `/${encodeURIComponent(table)}?${parts.join("&")}`;
+}
+
+/**
+ * Builds the response of a write.
+ * @throws {PgrstError} PGRST116 (singular, not one row), PGRST124
+ *   (max-affected with handling=strict), PGRST111, PGRST112
+ */
+export function mutateResponse(
+  req: ApiRequest,
+  plan: MutatePlan,
+  row: ResultRow,
+  opts: { txOverride: boolean },
+): ApiResponse {
+  const affected = row.tableTotal ?? row.pageTotal;
+  if (plan.media.kind === "singular" && affected !== 1) {
+    throw singularityError(affected);
+  }
+  const max = req.prefs.maxAffected;
+  if (req.prefs.handling === "strict" && max !== null && affected > max) {
+    throw new PgrstError(
+      400,
+      "PGRST124",
+      "Query result exceeds max-affected preference constraint",
+      { details: `The query affects ${affected} rows` },
+    );
+  }
+  const headers: [string, string][] = [];
+  const total = plan.count === "exact" ? String(affected) : "*";
+  if (plan.op === "insert" || plan.op === "delete") {
+    headers.push(["Content-Range", `*/${total}`]);
+  } else {
+    headers.push([
+      "Content-Range",
+      affected > 0 ? `0-${affected - 1}/${total}` : `*/${total}`,
+    ]);
+  }
+  if (row.location !== null && plan.method === "POST") {
+    headers.push(["Location", locationHeader(plan.table.name, row.location)]);
+  }
+  const representation = plan.returnMode === "representation";
+  if (representation) headers.push(["Content-Type", plan.media.contentType]);
+  const applied = preferenceApplied(
+    {
+      ...req,
+      prefs: {
+        ...req.prefs,
+        resolution: plan.applied.resolution ? req.prefs.resolution : null,
+        missing: plan.applied.missing ? req.prefs.missing : null,
+      },
+    },
+    opts.txOverride,
+  );
+  if (applied !== null) headers.push(["Preference-Applied", applied]);
+  if (req.profileGiven) headers.push(["Content-Profile", req.schema]);
+  headers.push(...gucHeaders(row.gucHeaders));
+  let status: number;
+  if (plan.method === "POST") {
+    // an upsert that merged every row (or had none) answers 200
+    status = plan.onConflict?.action === "merge" && row.inserted === 0
+      ? 200
+      : 201;
+  } else if (plan.method === "PUT") {
+    status = representation ? (row.inserted === 0 ? 200 : 201) : 204;
+  } else {
+    status = representation ? 200 : 204;
+  }
+  status = gucStatus(row.gucStatus) ?? status;
+  let body: string | null = null;
+  if (representation) {
+    body = plan.noop ? (plan.media.kind === "singular" ? "" : "[]") : row.body;
+  }
+  return { status, headers, body };
+}
+
+/**
+ * The checks on a function call's result that roll it back: a singular
+ * response that is not one row, and `max-affected` with handling=strict.
+ * @throws {PgrstError} PGRST116, PGRST124, PGRST128
+ */
+export function callChecks(
+  req: ApiRequest,
+  plan: ReadPlan,
+  row: ResultRow,
+): void {
+  if (
+    plan.media.kind === "singular" && plan.call?.shape === "set" &&
+    row.pageTotal !== 1
+  ) {
+    throw singularityError(row.pageTotal);
+  }
+  const max = req.prefs.maxAffected;
+  if (req.prefs.handling !== "strict" || max === null) return;
+  const shape = plan.call?.shape;
+  if (shape !== "set" && shape !== "scalar-set") {
+    throw new PgrstError(
+      400,
+      "PGRST128",
+      "Function must return SETOF or TABLE when max-affected preference is used with handling=strict",
+    );
+  }
+  if (row.pageTotal > max) {
+    throw new PgrstError(
+      400,
+      "PGRST124",
+      "Query result exceeds max-affected preference constraint",
+      { details: `The query affects ${row.pageTotal} rows` },
+    );
+  }
 }

@@ -37,6 +37,7 @@ const TABLE: Table = {
   name: "items",
   description: null,
   isView: false,
+  isPartitioned: false,
   insertable: true,
   updatable: true,
   deletable: true,
@@ -106,6 +107,8 @@ function row(r: Partial<ResultRow> = {}): ResultRow {
     body: r.body ?? "[]",
     gucHeaders: r.gucHeaders ?? null,
     gucStatus: r.gucStatus ?? null,
+    inserted: r.inserted ?? null,
+    location: r.location ?? null,
   };
 }
 
@@ -272,6 +275,8 @@ Deno.test("resultRow() reads bigint counts sent as text", () => {
       body: "[1,2,3]",
       response_headers: '[{"a":"b"}]',
       response_status: "201",
+      inserted: "2",
+      location: '{"id":1}',
     }),
     {
       tableTotal: 20,
@@ -279,6 +284,8 @@ Deno.test("resultRow() reads bigint counts sent as text", () => {
       body: "[1,2,3]",
       gucHeaders: '[{"a":"b"}]',
       gucStatus: "201",
+      inserted: 2,
+      location: '{"id":1}',
     },
   );
 });
@@ -290,6 +297,8 @@ Deno.test("resultRow() fills in a missing row", () => {
     body: "",
     gucHeaders: null,
     gucStatus: null,
+    inserted: null,
+    location: null,
   });
   assert.equal(
     resultRow({ total_result_set: null, page_total: 0 }).tableTotal,

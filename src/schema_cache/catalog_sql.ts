@@ -12,6 +12,7 @@ select
   c.relname as name,
   d.description as description,
   c.relkind in ('v', 'm') as is_view,
+  c.relkind = 'p' as is_partitioned,
   (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8) as insertable,
   (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4) as updatable,
   (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16) as deletable,
@@ -38,7 +39,18 @@ select
       'type', format_type(a.atttypid, a.atttypmod),
       'nominal', case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) else format_type(a.atttypid, a.atttypmod) end,
       'maxlen', information_schema._pg_char_max_length(information_schema._pg_truetypid(a.*, t.*), information_schema._pg_truetypmod(a.*, t.*)),
-      'default', pg_get_expr(ad.adbin, ad.adrelid),
+      'default', case
+        when a.attgenerated <> '' then null
+        when ad.adbin is not null then pg_get_expr(ad.adbin, ad.adrelid)
+        when a.attidentity <> '' then (
+          select format('nextval(%L::regclass)', format('%I.%I', sn.nspname, sq.relname))
+          from pg_depend dep
+          join pg_class sq on sq.oid = dep.objid and sq.relkind = 'S'
+          join pg_namespace sn on sn.oid = sq.relnamespace
+          where dep.refobjid = c.oid and dep.refobjsubid = a.attnum and dep.deptype = 'i'
+          limit 1)
+      end,
+      'generated', a.attgenerated <> '',
       'enum', coalesce((select json_agg(e.enumlabel order by e.enumsortorder) from pg_enum e
                         where e.enumtypid = case when t.typtype = 'd' then t.typbasetype else a.atttypid end), '[]'),
       'position', a.attnum
@@ -98,7 +110,8 @@ select
   tn.nspname as return_type_schema,
   t.typname as return_type_name,
   p.proretset as returns_set,
-  (t.typtype = 'c' or (t.typtype = 'p' and t.typname = 'record')) as returns_composite,
+  (t.typtype = 'c' or (t.typtype = 'p' and t.typname = 'record')
+    or coalesce('t' = any(p.proargmodes) or 'o' = any(p.proargmodes), false)) as returns_composite,
   p.provolatile as volatility
 from (
   select pp.*, coalesce(pp.proallargtypes, array(select unnest(pp.proargtypes))) as proallargtypes_or_args

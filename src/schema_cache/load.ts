@@ -51,6 +51,7 @@ export function tableFromRow(row: Record<string, unknown>): Table {
       nominalType: str(r["nominal"]),
       maxLength: typeof r["maxlen"] === "number" ? r["maxlen"] : null,
       defaultValue: strOrNull(r["default"]),
+      generated: r["generated"] === true,
       enumValues: arr(r["enum"]).map(str),
       position: Number(r["position"]),
     };
@@ -60,6 +61,7 @@ export function tableFromRow(row: Record<string, unknown>): Table {
     name: str(row["name"]),
     description: strOrNull(row["description"]),
     isView: row["is_view"] === true,
+    isPartitioned: row["is_partitioned"] === true,
     insertable: row["insertable"] === true,
     updatable: row["updatable"] === true,
     deletable: row["deletable"] === true,

@@ -17,6 +17,8 @@ export interface Column {
   readonly nominalType: string;
   readonly maxLength: number | null;
   readonly defaultValue: string | null;
+  /** A generated (computed, stored) column, which cannot be written. */
+  readonly generated: boolean;
   readonly enumValues: readonly string[];
   readonly position: number;
 }
@@ -27,6 +29,7 @@ export interface Table {
   readonly name: string;
   readonly description: string | null;
   readonly isView: boolean;
+  readonly isPartitioned: boolean;
   readonly insertable: boolean;
   readonly updatable: boolean;
   readonly deletable: boolean;

@@ -1,7 +1,8 @@
 /**
- * The benchmark's floor: bare `Deno.serve` answering every request with a
- * fixed JSON body shaped like one `bench.items` row. Measures the HTTP stack
- * and the load generator alone.
+ * The benchmark's floor: bare `Deno.serve` answering every GET with a fixed
+ * JSON body shaped like one `bench.items` row, and every other request (the
+ * write scenarios' POSTs) by reading the request body as text and answering
+ * 201 with no body. Measures the HTTP stack and the load generator alone.
  *
  * Environment: `BENCH_HOST` (default 127.0.0.1), `BENCH_PORT` (required).
  * Stops on SIGTERM or SIGINT.
@@ -18,11 +19,17 @@ if (import.meta.main) {
     throw new Error("BENCH_PORT must be a port number");
   }
   const headers = { "content-type": "application/json; charset=utf-8" };
-  const server = Deno.serve({
-    hostname: Deno.env.get("BENCH_HOST") ?? "127.0.0.1",
-    port,
-    onListen: () => {},
-  }, () => new Response(BODY, { headers }));
+  const server = Deno.serve(
+    {
+      hostname: Deno.env.get("BENCH_HOST") ?? "127.0.0.1",
+      port,
+      onListen: () => {},
+    },
+    (req) =>
+      req.method === "GET"
+        ? new Response(BODY, { headers })
+        : req.text().then(() => new Response(null, { status: 201 })),
+  );
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => void server.shutdown());
   }

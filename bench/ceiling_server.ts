@@ -5,7 +5,9 @@
  * does the same work cannot be much faster than this.
  *
  * Routes are keyed by scenario name (bench/scenarios.ts); a request whose
- * path has no route gets 404, an unparsable argument 400.
+ * method and path have no route gets 404, an unparsable argument 400. Reads
+ * answer 200 with the JSON body; writes bind the request body, unparsed, as
+ * one jsonb parameter (as pgrest does) and answer 201 with no body.
  *
  * Environment: `BENCH_DB_URI` (required), `BENCH_DB_ROLE` (sent as the
  * startup parameter `role`, so that the queries run as that role without a
@@ -21,10 +23,40 @@ type Sql = ReturnType<typeof postgres>;
 
 /** One route: answers a request or returns null for "bad request". */
 interface CeilingRoute {
+  /** The HTTP method it serves (default GET). */
+  readonly method?: "GET" | "POST";
   /** The URL path it serves. */
   readonly pathname: string;
-  handle(sql: Sql, url: URL): Promise<string> | null;
+  /** Success status (default 200). */
+  readonly status?: number;
+  /** The response body (writes: ""), or null for "bad request". */
+  handle(sql: Sql, url: URL, body: string): Promise<string> | null;
 }
+
+/**
+ * `insert_one` and `insert_bulk`: an object body is one row
+ * (`jsonb_to_record`), an array many (`jsonb_to_recordset`); each scenario
+ * thus runs one prepared statement.
+ */
+const INSERT_WRITES: CeilingRoute = {
+  method: "POST",
+  pathname: "/writes",
+  status: 201,
+  handle(sql, _url, body) {
+    if (body.trimStart().startsWith("[")) {
+      return sql`
+        insert into bench.writes(name, price)
+        select name, price
+          from jsonb_to_recordset(${body}::jsonb) as t(name text, price numeric)
+      `.then(() => "");
+    }
+    return sql`
+      insert into bench.writes(name, price)
+      select name, price
+        from jsonb_to_record(${body}::jsonb) as t(name text, price numeric)
+    `.then(() => "");
+  },
+};
 
 /** Ceiling implementations of the scenarios in bench/scenarios.ts. */
 export const CEILING_ROUTES: Readonly<Record<string, CeilingRoute>> = {
@@ -39,6 +71,8 @@ export const CEILING_ROUTES: Readonly<Record<string, CeilingRoute>> = {
       `.then((rows) => rows[0]!.body);
     },
   },
+  insert_one: INSERT_WRITES,
+  insert_bulk: INSERT_WRITES,
 };
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -55,10 +89,24 @@ if (import.meta.main) {
     max: Number(Deno.env.get("BENCH_DB_POOL") ?? "10"),
     prepare: true,
     onnotice: () => {},
+    // A string bound to a jsonb parameter is sent as it is (postgres.js
+    // would JSON-encode it into a JSON string); pgrest does the same.
+    types: {
+      jsonbText: {
+        to: 3802,
+        from: [3802],
+        serialize: (x: unknown) =>
+          typeof x === "string" ? x : JSON.stringify(x),
+        parse: (x: string) => JSON.parse(x),
+      },
+    },
     ...(role ? { connection: { role } as Record<string, string> } : {}),
   });
   const byPath = new Map(
-    Object.values(CEILING_ROUTES).map((r) => [r.pathname, r]),
+    Object.values(CEILING_ROUTES).map((r) => [
+      `${r.method ?? "GET"} ${r.pathname}`,
+      r,
+    ]),
   );
   const server = Deno.serve({
     hostname: Deno.env.get("BENCH_HOST") ?? "127.0.0.1",
@@ -66,12 +114,22 @@ if (import.meta.main) {
     onListen: () => {},
   }, async (req) => {
     const url = new URL(req.url);
-    const route = byPath.get(url.pathname);
+    const route = byPath.get(`${req.method} ${url.pathname}`);
     if (route === undefined) return new Response("not found", { status: 404 });
-    const body = route.handle(sql, url);
-    if (body === null) return new Response("bad request", { status: 400 });
     try {
-      return new Response(await body, { headers: JSON_HEADERS });
+      const answer = route.handle(
+        sql,
+        url,
+        req.method === "GET" ? "" : await req.text(),
+      );
+      if (answer === null) {
+        return new Response("bad request", { status: 400 });
+      }
+      const body = await answer;
+      const status = route.status ?? 200;
+      return body === ""
+        ? new Response(null, { status })
+        : new Response(body, { status, headers: JSON_HEADERS });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       return new Response(message, { status: 500 });

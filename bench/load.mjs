@@ -4,17 +4,21 @@
  * Runs under Node or Deno.
  *
  *   node bench/load.mjs --url http://127.0.0.1:PORT --path TEMPLATE \
- *     --connections 10 --duration 5 [--seed 1] [--timeout 5000]
+ *     --connections 10 --duration 5 [--seed 1] [--timeout 5000] \
+ *     [--method POST --body-file FILE --header "Name: value" ...]
  *
  * Each of the `--connections` workers sends one request at a time on its own
  * keep-alive socket until `--duration` seconds have passed. `{int:LO:HI}` in
- * the path template becomes a pseudo-random integer in LO..HI per request.
+ * the path template, and in the body template read from `--body-file`,
+ * becomes a pseudo-random integer in LO..HI per request.
  * Prints one line `BENCH_RESULT {json}` with the same fields as bench/wrk.lua
  * (latencies in microseconds).
  *
  * @module
  */
 
+import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -27,6 +31,9 @@ const { values } = parseArgs({
     duration: { type: "string", default: "5" },
     seed: { type: "string", default: "1" },
     timeout: { type: "string", default: "5000" },
+    method: { type: "string", default: "GET" },
+    "body-file": { type: "string" },
+    header: { type: "string", multiple: true, default: [] },
   },
 });
 if (values.url === undefined) throw new Error("--url is required");
@@ -47,19 +54,21 @@ function generator(seed) {
   };
 }
 
-const parts = [];
-{
+/** Splits a template into literal strings and [lo, hi] ranges. */
+function parse(template) {
+  const parts = [];
   const re = /\{int:(\d+):(\d+)\}/g;
   let pos = 0;
-  for (const m of values.path.matchAll(re)) {
-    if (m.index > pos) parts.push(values.path.slice(pos, m.index));
+  for (const m of template.matchAll(re)) {
+    if (m.index > pos) parts.push(template.slice(pos, m.index));
     parts.push([Number(m[1]), Number(m[2])]);
     pos = m.index + m[0].length;
   }
-  if (pos < values.path.length) parts.push(values.path.slice(pos));
+  if (pos < template.length) parts.push(template.slice(pos));
+  return parts;
 }
 
-function makePath(random) {
+function expand(parts, random) {
   let out = "";
   for (const p of parts) {
     out += typeof p === "string"
@@ -69,18 +78,42 @@ function makePath(random) {
   return out;
 }
 
+const method = values.method;
+const pathParts = parse(values.path);
+const bodyParts = values["body-file"] === undefined
+  ? null
+  : parse(readFileSync(values["body-file"], "utf8"));
+/** A body without {int:...} is encoded once. */
+const fixedBody =
+  bodyParts !== null && bodyParts.every((p) => typeof p === "string")
+    ? Buffer.from(bodyParts.join(""))
+    : null;
+const headers = {};
+for (const h of values.header) {
+  const i = h.indexOf(":");
+  if (i > 0) headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+}
+
+function makeBody(random) {
+  if (bodyParts === null) return null;
+  return fixedBody ?? Buffer.from(expand(bodyParts, random));
+}
+
 const errors = { connect: 0, read: 0, write: 0, timeout: 0, status: 0 };
 const latencies = [];
 let bytes = 0;
 
-function once(agent, path) {
+function once(agent, path, body) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const req = http.request({
       host: base.hostname,
       port: base.port,
       path,
-      method: "GET",
+      method,
+      headers: body === null
+        ? headers
+        : { ...headers, "Content-Length": String(body.length) },
       agent,
       timeout: timeoutMs,
     }, (res) => {
@@ -108,7 +141,8 @@ function once(agent, path) {
       }
       resolve(false);
     });
-    req.end();
+    if (body === null) req.end();
+    else req.end(body);
   });
 }
 
@@ -116,7 +150,11 @@ async function worker(index, deadline) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const random = generator(Number(values.seed) * 7919 + index);
   while (performance.now() < deadline) {
-    const ok = await once(agent, makePath(random));
+    const ok = await once(
+      agent,
+      expand(pathParts, random),
+      makeBody(random),
+    );
     // Back off briefly after a failure instead of spinning.
     if (!ok) await new Promise((r) => setTimeout(r, 10));
   }

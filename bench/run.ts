@@ -4,21 +4,39 @@
  *
  * 1. Starts a private PostgreSQL cluster (tests/harness/with_pg.ts) and, as
  *    the superuser, creates `bench.items` with 100k rows readable by the
- *    NOLOGIN role `bench_anon`, which is granted to the authenticator.
+ *    NOLOGIN role `bench_anon`, which is granted to the authenticator, and
+ *    the empty `bench.writes` (identity `id`, `name`, `price`) that it may
+ *    insert into.
  * 2. Starts three servers, each its own process on a free loopback port:
  *    - `pgrest`: `deno run -A main.ts` (PGRST_DB_SCHEMAS=bench,
- *      PGRST_DB_ANON_ROLE=bench_anon, PGRST_DB_POOL=10, log level crit);
+ *      PGRST_DB_ANON_ROLE=bench_anon, PGRST_DB_POOL=10, log level crit;
+ *      PGRST_DB_TX_END left at its default, commit);
  *    - `ceiling`: bench/ceiling_server.ts, `Deno.serve` + postgres.js running
  *      the one prepared query per request (pool 10, same role);
- *    - `bare`: bench/bare_server.ts, `Deno.serve` with a fixed body.
+ *    - `bare`: bench/bare_server.ts, `Deno.serve` with a fixed body (writes:
+ *      reads the request body, answers 201).
+ *    Before measuring, each scenario is sent once to every server: reads
+ *    must get the same body from pgrest and the ceiling, writes must get 201
+ *    and insert the same rows.
  * 3. For each scenario (bench/scenarios.ts) and connection count: a warm-up
  *    per server, then `--reps` repetitions of `--duration` seconds, the
  *    servers taking turns within each repetition (order rotated) so that
  *    drift hits them alike. Load comes from `wrk` (bench/wrk.lua) if it is
- *    on PATH, else from bench/load.mjs under Node (or Deno).
- * 4. Prints a Markdown report (median and min–max of req/s, p50 and p99
- *    latency; peak RSS; pgrest ÷ ceiling and pgrest ÷ bare) and writes the
- *    same data to bench/results/latest.json (`--out` to change).
+ *    on PATH, else from bench/load.mjs under Node (or Deno); a write's body
+ *    template is handed to either in a file in a temporary directory.
+ *    Write scenarios (`POST /writes`, one row or 1,000 rows per request)
+ *    insert into `bench.writes`, which the superuser empties with
+ *    `TRUNCATE … RESTART IDENTITY` before every load run, warm-ups included:
+ *    each run starts on an empty table and grows it only by its own rows
+ *    (no growth across repetitions or servers). After each run of pgrest
+ *    and the ceiling the table's row count is checked against the requests
+ *    answered. The cluster has fsync and synchronous_commit off and no
+ *    autovacuum, so commits cost no disk flush: the writes measure server
+ *    and SQL overhead, not storage.
+ * 4. Prints a Markdown report (median and min–max of req/s, for writes
+ *    also rows/s = req/s × rows per request; p50 and p99 latency; peak RSS;
+ *    pgrest ÷ ceiling and pgrest ÷ bare) and writes the same data to
+ *    bench/results/latest.json (`--out` to change).
  *
  * Peak RSS is the server process's VmHWM from /proc; it is reset (through
  * /proc/PID/clear_refs) before each connection count, so each row shows the
@@ -51,6 +69,7 @@ import {
   BENCH_SCHEMA,
   datasetSql,
   expandPath,
+  resetSql,
   type Scenario,
   SCENARIOS,
 } from "./scenarios.ts";
@@ -432,12 +451,23 @@ interface LoadResult {
   };
 }
 
+/** What a load run sends: a scenario with its body template in a file. */
+interface LoadTarget {
+  /** Path template. */
+  readonly path: string;
+  readonly method: string;
+  /** File holding the body template, or null (no body). */
+  readonly bodyFile: string | null;
+  /** `Name: value` lines. */
+  readonly headers: readonly string[];
+}
+
 interface Loader {
   readonly kind: "wrk" | "node" | "deno";
   /** The command line for one run. */
   command(
     url: string,
-    path: string,
+    target: LoadTarget,
     connections: number,
     seconds: number,
     seed: number,
@@ -468,7 +498,7 @@ async function chooseLoader(options: Options): Promise<Loader> {
     if (wrk === null) throw new Error("--loader wrk: wrk is not installed");
     return {
       kind,
-      command: (url, path, connections, seconds, seed) => [
+      command: (url, target, connections, seconds, seed) => [
         wrk,
         "-t",
         String(Math.min(options.threads, connections)),
@@ -482,8 +512,11 @@ async function chooseLoader(options: Options): Promise<Loader> {
         `${BENCH_DIR}wrk.lua`,
         url,
         "--",
-        path,
+        target.path,
         String(seed),
+        target.method,
+        target.bodyFile ?? "-",
+        ...target.headers,
       ],
     };
   }
@@ -493,13 +526,17 @@ async function chooseLoader(options: Options): Promise<Loader> {
   const runtime = kind === "node" ? [node!] : [Deno.execPath(), "run", "-A"];
   return {
     kind,
-    command: (url, path, connections, seconds, seed) => [
+    command: (url, target, connections, seconds, seed) => [
       ...runtime,
       `${BENCH_DIR}load.mjs`,
       "--url",
       url,
       "--path",
-      path,
+      target.path,
+      "--method",
+      target.method,
+      ...(target.bodyFile === null ? [] : ["--body-file", target.bodyFile]),
+      ...target.headers.flatMap((h) => ["--header", h]),
       "--connections",
       String(connections),
       "--duration",
@@ -513,14 +550,14 @@ async function chooseLoader(options: Options): Promise<Loader> {
 async function runLoad(
   loader: Loader,
   url: string,
-  path: string,
+  target: LoadTarget,
   connections: number,
   seconds: number,
   seed: number,
 ): Promise<LoadResult> {
   const [program, ...args] = loader.command(
     url,
-    path,
+    target,
     connections,
     seconds,
     seed,
@@ -581,10 +618,16 @@ interface Sample {
   readonly requests: number;
   readonly errors: number;
   readonly non2xx: number;
+  /** Writes (pgrest, ceiling): rows in the table after the run, else null. */
+  readonly rows_in_table: number | null;
   readonly raw: LoadResult;
 }
 
-function toSample(rep: number, r: LoadResult): Sample {
+function toSample(
+  rep: number,
+  r: LoadResult,
+  rowsInTable: number | null,
+): Sample {
   const e = r.errors;
   return {
     rep,
@@ -594,12 +637,15 @@ function toSample(rep: number, r: LoadResult): Sample {
     requests: r.requests,
     errors: e.connect + e.read + e.write + e.timeout,
     non2xx: e.status,
+    rows_in_table: rowsInTable,
     raw: r,
   };
 }
 
 interface ServerCell {
   readonly rps: Spread;
+  /** Writes, pgrest and ceiling: rows inserted per second (req/s × rows). */
+  readonly rows_per_s: Spread | null;
   readonly p50_ms: Spread;
   readonly p99_ms: Spread;
   /** VmHWM during this connection count (or whole run so far), MiB. */
@@ -655,7 +701,10 @@ interface Report {
   readonly scenarios: readonly {
     name: string;
     description: string;
+    method: string;
     path: string;
+    /** Writes: rows inserted per request; reads: null. */
+    rows_per_request: number | null;
   }[];
   readonly cells: readonly Cell[];
 }
@@ -672,27 +721,41 @@ function markdown(report: Report): string {
     "",
   ];
   for (const sc of report.scenarios) {
+    const write = sc.rows_per_request !== null;
     lines.push(
       `## ${sc.name}: ${sc.description}`,
       "",
-      "| conns | server | req/s | p50 ms | p99 ms | peak RSS MiB | errors |",
-      "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+      `| conns | server | req/s |${
+        write ? " rows/s |" : ""
+      } p50 ms | p99 ms | peak RSS MiB | errors |`,
+      `| ---: | --- | ---: |${
+        write ? " ---: |" : ""
+      } ---: | ---: | ---: | ---: |`,
     );
     for (const cell of report.cells.filter((c) => c.scenario === sc.name)) {
       for (const [name, s] of Object.entries(cell.servers)) {
         const errs = s.errors + s.non2xx;
+        const rows = !write
+          ? ""
+          : s.rows_per_s === null
+          ? " – |"
+          : ` ${fmtSpread(s.rows_per_s, fmtInt)} |`;
         lines.push(
-          `| ${cell.connections} | ${name} | ${fmtSpread(s.rps, fmtInt)} | ${
-            fmtSpread(s.p50_ms, fmtMs)
-          } | ${fmtSpread(s.p99_ms, fmtMs)} | ${
-            s.peak_rss_mib === null ? "–" : s.peak_rss_mib.toFixed(0)
-          } | ${errs === 0 ? "0" : `**${errs}**`} |`,
+          `| ${cell.connections} | ${name} | ${
+            fmtSpread(s.rps, fmtInt)
+          } |${rows} ${fmtSpread(s.p50_ms, fmtMs)} | ${
+            fmtSpread(s.p99_ms, fmtMs)
+          } | ${s.peak_rss_mib === null ? "–" : s.peak_rss_mib.toFixed(0)} | ${
+            errs === 0 ? "0" : `**${errs}**`
+          } |`,
         );
       }
     }
     lines.push(
       "",
-      "| conns | pgrest ÷ ceiling req/s | pgrest ÷ bare req/s | pgrest ÷ ceiling p50 | pgrest ÷ ceiling p99 |",
+      `| conns | pgrest ÷ ceiling req/s${
+        write ? " (= rows/s)" : ""
+      } | pgrest ÷ bare req/s | pgrest ÷ ceiling p50 | pgrest ÷ ceiling p99 |`,
       "| ---: | ---: | ---: | ---: | ---: |",
     );
     for (const cell of report.cells.filter((c) => c.scenario === sc.name)) {
@@ -753,6 +816,45 @@ async function main(options: Options): Promise<void> {
   const pgVersion = await createDataset(cluster);
   log(`dataset ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
+  // The superuser's connection for emptying and counting the write tables.
+  const admin = postgres(cluster.superUri, { max: 1, onnotice: () => {} });
+  cleanups.push(() => admin.end({ timeout: 5 }));
+  /** Empties a write scenario's table (no-op for reads). */
+  const reset = async (scenario: Scenario) => {
+    if (scenario.write) await admin.unsafe(resetSql(scenario.write.table));
+  };
+  /** Rows in a write scenario's table and a digest of their contents. */
+  const tableState = async (table: string) => {
+    const [row] = await admin.unsafe<
+      { n: number; lo: number | null; hi: number | null; digest: string }[]
+    >(
+      `select count(*)::int as n, min(id)::int as lo, max(id)::int as hi,
+              md5(coalesce(string_agg(name || '|' || price::text, ',' order by id), '')) as digest
+         from ${table}`,
+    );
+    return row!;
+  };
+
+  // Write bodies go to the load generators as files.
+  const tmp = await Deno.makeTempDir({ prefix: "pgrest-bench-" });
+  cleanups.push(() => Deno.remove(tmp, { recursive: true }));
+  const targets = new Map<string, LoadTarget>();
+  for (const scenario of SCENARIOS) {
+    let bodyFile: string | null = null;
+    if (scenario.body !== undefined) {
+      bodyFile = `${tmp}/${scenario.name}.body`;
+      await Deno.writeTextFile(bodyFile, scenario.body);
+    }
+    targets.set(scenario.name, {
+      path: scenario.path,
+      method: scenario.method ?? "GET",
+      bodyFile,
+      headers: Object.entries(scenario.headers ?? {}).map(([k, v]) =>
+        `${k}: ${v}`
+      ),
+    });
+  }
+
   const probe = expandPath(SCENARIOS[0]!.path, () => 0);
   const servers: RunningServer[] = [];
   for (const spec of SERVERS) {
@@ -760,28 +862,60 @@ async function main(options: Options): Promise<void> {
     log(`${spec.name} ready (pid ${servers.at(-1)!.pid})`);
   }
 
-  // Sanity: the database-backed servers must give the same answer.
+  // Sanity: the database-backed servers must give the same answer (reads)
+  // or insert the same rows (writes); every server must answer 2xx.
   for (const scenario of SCENARIOS) {
     const path = expandPath(scenario.path, () => 0.5);
-    const bodies = await Promise.all(
-      servers.filter((s) => s.spec.name !== "bare" && s.spec.serves(scenario))
-        .map(async (s) => {
-          const res = await fetch(s.url + path);
-          const text = await res.text();
-          if (res.status !== 200) {
-            throw new Error(`${s.spec.name} ${path}: ${res.status} ${text}`);
-          }
-          return [s.spec.name, JSON.stringify(JSON.parse(text))] as const;
-        }),
-    );
-    if (new Set(bodies.map(([, b]) => b)).size > 1) {
+    const body = scenario.body === undefined
+      ? undefined
+      : expandPath(scenario.body, () => 0.5);
+    const write = scenario.write;
+    const answers: (readonly [string, string])[] = [];
+    for (const s of servers) {
+      if (!s.spec.serves(scenario)) continue;
+      if (write) await reset(scenario);
+      const res = await fetch(s.url + path, {
+        method: scenario.method ?? "GET",
+        headers: scenario.headers ?? {},
+        ...(body === undefined ? {} : { body }),
+      });
+      const text = await res.text();
+      if (res.status !== (write ? 201 : 200)) {
+        throw new Error(
+          `${s.spec.name} ${
+            scenario.method ?? "GET"
+          } ${path}: ${res.status} ${text}`,
+        );
+      }
+      if (s.spec.name === "bare") continue;
+      if (!write) {
+        answers.push([s.spec.name, JSON.stringify(JSON.parse(text))]);
+        continue;
+      }
+      if (text !== "") {
+        throw new Error(`${s.spec.name} ${path}: unexpected body ${text}`);
+      }
+      const st = await tableState(write.table);
+      if (st.n !== write.rows || st.lo !== 1 || st.hi !== write.rows) {
+        throw new Error(
+          `${s.spec.name} ${path}: expected ids 1..${write.rows} in ${write.table}, found ${st.n} rows (${st.lo}..${st.hi})`,
+        );
+      }
+      answers.push([s.spec.name, `${st.n} rows, md5 ${st.digest}`]);
+    }
+    if (write) await reset(scenario);
+    if (new Set(answers.map(([, b]) => b)).size > 1) {
       throw new Error(
         `servers disagree on ${path}:\n${
-          bodies.map(([n, b]) => `${n}: ${b}`).join("\n")
+          answers.map(([n, b]) => `${n}: ${b}`).join("\n")
         }`,
       );
     }
-    log(`${scenario.name}: ${path} -> ${bodies[0]?.[1]}`);
+    log(
+      `${scenario.name}: ${scenario.method ?? "GET"} ${path} -> ${
+        answers[0]?.[1]
+      }`,
+    );
   }
 
   const overallPeak = new Map<ServerName, number | null>();
@@ -805,9 +939,44 @@ async function main(options: Options): Promise<void> {
     }
   };
 
+  /**
+   * One load run on an emptied table (writes); returns the result and, for
+   * writes to pgrest and the ceiling, the rows the run left in the table.
+   */
+  const measure = async (
+    s: RunningServer,
+    scenario: Scenario,
+    connections: number,
+    seconds: number,
+    seed: number,
+  ): Promise<[LoadResult, number | null]> => {
+    await reset(scenario);
+    const result = await runLoad(
+      loader,
+      s.url,
+      targets.get(scenario.name)!,
+      connections,
+      seconds,
+      seed,
+    );
+    checkAlive();
+    const write = scenario.write;
+    if (!write || s.spec.name === "bare") return [result, null];
+    const { n } = await tableState(write.table);
+    // In-flight requests at the end may have inserted without being counted.
+    const answered = result.requests - result.errors.status;
+    if (n < answered * write.rows) {
+      log(
+        `warning: ${scenario.name} ${s.spec.name}: ${n} rows in ${write.table} after ${answered} answered requests of ${write.rows} rows`,
+      );
+    }
+    return [result, n];
+  };
+
   const cells: Cell[] = [];
   for (const scenario of SCENARIOS) {
     const active = servers.filter((s) => s.spec.serves(scenario));
+    const rowsPerRequest = scenario.write?.rows ?? null;
     for (const connections of options.connections) {
       const tag = `${scenario.name} c=${connections}`;
       let resettable = true;
@@ -815,15 +984,7 @@ async function main(options: Options): Promise<void> {
       if (options.warmup > 0) {
         for (const s of active) {
           log(`${tag} warm-up ${s.spec.name} ${options.warmup} s`);
-          await runLoad(
-            loader,
-            s.url,
-            scenario.path,
-            connections,
-            options.warmup,
-            1000,
-          );
-          checkAlive();
+          await measure(s, scenario, connections, options.warmup, 1000);
         }
       }
       const samples = new Map<ServerName, Sample[]>(
@@ -832,25 +993,24 @@ async function main(options: Options): Promise<void> {
       for (let rep = 0; rep < options.reps; rep++) {
         const order = active.map((_, i) => active[(i + rep) % active.length]!);
         for (const s of order) {
-          const sample = toSample(
+          const [result, rowsInTable] = await measure(
+            s,
+            scenario,
+            connections,
+            options.duration,
             rep + 1,
-            await runLoad(
-              loader,
-              s.url,
-              scenario.path,
-              connections,
-              options.duration,
-              rep + 1,
-            ),
           );
-          checkAlive();
+          const sample = toSample(rep + 1, result, rowsInTable);
           samples.get(s.spec.name)!.push(sample);
           log(
             `${tag} rep ${rep + 1}/${options.reps} ${s.spec.name}: ${
               fmtInt(sample.rps)
-            } req/s, p50 ${fmtMs(sample.p50_ms)} ms, p99 ${
-              fmtMs(sample.p99_ms)
-            } ms${
+            } req/s${
+              rowsPerRequest !== null && rowsPerRequest > 1 &&
+                s.spec.name !== "bare"
+                ? ` (${fmtInt(sample.rps * rowsPerRequest)} rows/s)`
+                : ""
+            }, p50 ${fmtMs(sample.p50_ms)} ms, p99 ${fmtMs(sample.p99_ms)} ms${
               sample.errors + sample.non2xx > 0
                 ? `, ${sample.errors} errors, ${sample.non2xx} non-2xx`
                 : ""
@@ -858,6 +1018,7 @@ async function main(options: Options): Promise<void> {
           );
         }
       }
+      await reset(scenario);
       const cellServers: Partial<Record<ServerName, ServerCell>> = {};
       for (const s of active) {
         const list = samples.get(s.spec.name)!;
@@ -866,6 +1027,9 @@ async function main(options: Options): Promise<void> {
         bumpPeak(s.spec.name, mib);
         cellServers[s.spec.name] = {
           rps: spread(list.map((x) => x.rps)),
+          rows_per_s: rowsPerRequest === null || s.spec.name === "bare"
+            ? null
+            : spread(list.map((x) => x.rps * rowsPerRequest)),
           p50_ms: spread(list.map((x) => x.p50_ms)),
           p99_ms: spread(list.map((x) => x.p99_ms)),
           peak_rss_mib: mib,
@@ -920,7 +1084,9 @@ async function main(options: Options): Promise<void> {
     scenarios: SCENARIOS.map((s) => ({
       name: s.name,
       description: s.description,
+      method: s.method ?? "GET",
       path: s.path,
+      rows_per_request: s.write?.rows ?? null,
     })),
     cells,
   };

@@ -275,8 +275,12 @@ function toResponse(r: ApiResponse, timer: Timer | null): Response {
   }
   if (!vary) headers.push(["Vary", "Accept, Prefer, Range"]);
   if (timer !== null) headers.push(["Server-Timing", timer.header()]);
+  // 204, 205 and 304 carry no body (a body there stalls the connection)
+  const body = r.status === 204 || r.status === 205 || r.status === 304
+    ? null
+    : r.body;
   // a string body is encoded once, by Deno, with a Content-Length
-  return new Response(r.body, { status: r.status, headers });
+  return new Response(body, { status: r.status, headers });
 }
 
 /** Path and query string of a request URL, without building a `URL`. */

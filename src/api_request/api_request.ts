@@ -137,7 +137,8 @@ export function parseApiRequest(raw: RawRequest, config: Config): ApiRequest {
   if (queryRange.limit !== null && queryRange.limit < 0) {
     throw invalidRange("Limit should be greater than or equal to zero.");
   }
-  const headerRange = method === "GET" || method === "HEAD"
+  // the Range header applies to GET only, as in PostgREST
+  const headerRange = method === "GET"
     ? parseRangeHeader(raw.headers.get("range"))
     : null;
   const range = headerRange === null

@@ -74,6 +74,10 @@ export function mapDriverError(e: unknown, authenticated: boolean): PgrstError {
   return connectionError(msg);
 }
 
+function passText(x: unknown): string {
+  return typeof x === "string" ? x : String(x);
+}
+
 function passJson(x: unknown): string {
   return typeof x === "string" ? x : JSON.stringify(x);
 }
@@ -90,20 +94,28 @@ export function createDb(config: Config): Db {
     // reserve() on a fresh connection (connection.js drops the reserve request).
     fetch_types: true,
     onnotice: () => {},
-    // Request values are text: a string bound to a json/jsonb parameter is
-    // passed as it is (postgres.js would JSON-encode it into a JSON string).
+    // Request values are text and PostgreSQL parses them. postgres.js would
+    // re-encode strings bound to json, boolean, date/time and bytea
+    // parameters ("true" became 'f', "20190101" an Invalid Date): pass them
+    // through as they are.
     types: {
       pgrstJson: {
         to: 114,
-        from: [114],
+        from: [114, 3802],
         serialize: passJson,
         parse: (x: string) => JSON.parse(x),
       },
-      pgrstJsonb: {
-        to: 3802,
-        from: [3802],
-        serialize: passJson,
-        parse: (x: string) => JSON.parse(x),
+      pgrstBool: {
+        to: 16,
+        from: [16],
+        serialize: passText,
+        parse: (x: string) => x === "t",
+      },
+      pgrstText: {
+        to: 17,
+        from: [17, 1082, 1083, 1114, 1184, 1266],
+        serialize: passText,
+        parse: (x: string) => x,
       },
     },
     connection: { application_name: "pgrest" },
@@ -175,6 +187,9 @@ export function createDb(config: Config): Db {
           pending.push(p);
         }
         let endSent = false;
+        // deferred constraints are checked even when the transaction is
+        // rolled back, so their violations reach the client
+        if (!tx.readOnly) pending.push(send("SET CONSTRAINTS ALL IMMEDIATE"));
         if (typeof tx.end === "string") {
           pending.push(send(tx.end === "commit" ? "COMMIT" : "ROLLBACK"));
           endSent = true;

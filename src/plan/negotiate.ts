@@ -11,7 +11,7 @@ import { mediaTypeError } from "../error.ts";
 
 /** What the body is rendered as. */
 export interface OutputMedia {
-  readonly kind: "json" | "singular" | "csv";
+  readonly kind: "json" | "singular" | "csv" | "text" | "xml";
   readonly stripNulls: boolean;
   /** The Content-Type header value. */
   readonly contentType: string;
@@ -33,7 +33,7 @@ function params(mt: string): { base: string; nullsStripped: boolean } {
  */
 export function negotiate(
   accept: readonly string[],
-  _action: "read",
+  action: "read" | "scalar" | "xml",
 ): OutputMedia {
   for (const mt of accept) {
     const { base, nullsStripped } = params(mt);
@@ -59,6 +59,24 @@ export function negotiate(
             ? "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
             : "application/vnd.pgrst.object+json; charset=utf-8",
         };
+      case "text/plain":
+        if (action === "scalar") {
+          return {
+            kind: "text",
+            stripNulls: false,
+            contentType: "text/plain; charset=utf-8",
+          };
+        }
+        break;
+      case "text/xml":
+        if (action === "xml") {
+          return {
+            kind: "xml",
+            stripNulls: false,
+            contentType: "text/xml; charset=utf-8",
+          };
+        }
+        break;
       case "text/csv":
       case "text/*":
         return {

@@ -19,7 +19,6 @@ import type {
 import type { Config } from "../config/types.ts";
 import {
   aggregatesNotAllowed,
-  invalidBody,
   notEmbedded,
   notImplemented,
   PgrstError,
@@ -28,12 +27,12 @@ import {
 } from "../error.ts";
 import {
   findTable,
-  qualifiedKey,
   type Routine,
   type SchemaCache,
   type Table,
 } from "../schema_cache/types.ts";
 import { parseFilterParam } from "../api_request/query_params.ts";
+import { planCall, resultTable } from "./call.ts";
 import { closestMatch } from "./fuzzy.ts";
 import { type MutatePlan, planMutation } from "./mutate.ts";
 import {
@@ -85,9 +84,11 @@ export interface CallSource {
   readonly routine: Routine;
   /** Named arguments with their declared types; values are text or null. */
   readonly args: readonly {
+    /** Empty for the single unnamed parameter (passed positionally). */
     readonly name: string;
     readonly type: string;
     readonly value: string | null;
+    readonly variadic: boolean;
   }[];
   readonly shape: "set" | "single" | "scalar" | "scalar-set" | "void";
   /** Whether the result is signed as a JWT (return type `*jwt_claims`). */
@@ -424,10 +425,10 @@ export function planRequest(
     if (!["GET", "HEAD", "POST"].includes(req.method)) {
       throw rpcMethodError(req.method);
     }
-    call = planCall(req, target.name, cache);
+    const planned = planCall(req, target.name, cache);
+    call = planned.call;
     table = resultTable(call.routine, cache);
-    const argNames = new Set(call.routine.params.map((p) => p.name));
-    const extra = req.params.rpcArgs.filter(([k]) => !argNames.has(k));
+    const extra = planned.filters;
     if (extra.length > 0) {
       req = {
         ...req,
@@ -451,7 +452,15 @@ export function planRequest(
   }
   const range = applyMaxRows(req.range, config.dbMaxRows);
   const node = planReadNode(req, config, cache, table, range);
-  const media = negotiate(req.accept, "read");
+  // raw text output is for single scalar results; xml for xml results
+  const raw = call === null
+    ? "read"
+    : call.routine.returnTypeName === "xml"
+    ? "xml"
+    : call.shape === "scalar"
+    ? "scalar"
+    : "read";
+  const media = negotiate(req.accept, raw);
   return {
     kind: "read",
     call,
@@ -459,153 +468,5 @@ export function planRequest(
     count: req.prefs.count,
     media,
     headOnly: req.method === "HEAD",
-  };
-}
-
-function argText(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === "string") return v;
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  return JSON.stringify(v);
-}
-
-/** The arguments given: the JSON body (POST) or the query string (GET). */
-function givenArgs(
-  req: ApiRequest,
-  paramNames: ReadonlySet<string>,
-): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  if (req.method === "POST") {
-    const text = req.body === null ? "" : new TextDecoder().decode(req.body);
-    if (text.trim() === "") return out;
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch {
-      throw invalidBody("Empty or invalid json");
-    }
-    if (typeof v !== "object" || v === null || Array.isArray(v)) {
-      throw invalidBody("Empty or invalid json");
-    }
-    for (const [k, x] of Object.entries(v)) out.set(k, x);
-    return out;
-  }
-  for (const [k, v] of req.params.rpcArgs) {
-    if (!paramNames.has(k)) continue;
-    const prev = out.get(k);
-    if (prev === undefined) out.set(k, v);
-    else out.set(k, Array.isArray(prev) ? [...prev, v] : [prev, v]);
-  }
-  return out;
-}
-
-function pgArray(values: readonly unknown[]): string {
-  return `{${
-    values.map((v) =>
-      `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
-    ).join(",")
-  }}`;
-}
-
-/**
- * Picks the overload of `/rpc/name` matching the argument names given.
- * @throws {PgrstError} PGRST202 when none matches, PGRST203 when several do
- */
-function planCall(
-  req: ApiRequest,
-  name: string,
-  cache: SchemaCache,
-): CallSource {
-  const candidates = cache.routines.get(qualifiedKey(req.schema, name)) ?? [];
-  const paramNames = new Set(
-    candidates.flatMap((r) => r.params.map((p) => p.name)),
-  );
-  const given = givenArgs(req, paramNames);
-  const names = [...given.keys()];
-  const fits = candidates.filter((r) =>
-    names.every((n) => r.params.some((p) => p.name === n)) &&
-    r.params.every((p) => !p.required || given.has(p.name))
-  );
-  const routine = fits[0];
-  if (routine === undefined || fits.length > 1) {
-    if (fits.length > 1) {
-      throw new PgrstError(
-        300,
-        "PGRST203",
-        `Could not choose the best candidate function between: ${
-          fits.map((r) =>
-            `${r.schema}.${r.name}(${
-              r.params.map((p) => `${p.name} => ${p.type}`).join(", ")
-            })`
-          ).join(", ")
-        }`,
-        {
-          hint:
-            "Try renaming the parameters or the function itself in the database so function overloading can be resolved",
-        },
-      );
-    }
-    const sorted = [...names].sort();
-    const list = sorted.join(", ");
-    throw new PgrstError(
-      404,
-      "PGRST202",
-      sorted.length === 0
-        ? `Could not find the function ${req.schema}.${name} without parameters in the schema cache`
-        : `Could not find the function ${req.schema}.${name}(${list}) in the schema cache`,
-      {
-        details: sorted.length === 0
-          ? `Searched for the function ${req.schema}.${name} without parameters, but no matches were found in the schema cache.`
-          : `Searched for the function ${req.schema}.${name} with parameter${
-            sorted.length > 1 ? "s" : ""
-          } ${list}, but no matches were found in the schema cache.`,
-      },
-    );
-  }
-  const args = routine.params.filter((p) => given.has(p.name)).map((p) => {
-    const v = given.get(p.name);
-    // a JSON body's values keep their JSON form for json/jsonb parameters
-    const json = p.type === "json" || p.type === "jsonb";
-    return {
-      name: p.name,
-      type: p.type,
-      value: json && req.method === "POST"
-        ? (v === null ? null : JSON.stringify(v))
-        : Array.isArray(v) && (p.variadic || p.type.endsWith("[]"))
-        ? pgArray(v)
-        : argText(Array.isArray(v) ? v[v.length - 1] : v),
-    };
-  });
-  const composite = routine.returnsComposite;
-  const shape = routine.returnTypeName === "void"
-    ? "void"
-    : composite
-    ? (routine.returnsSet ? "set" : "single")
-    : (routine.returnsSet ? "scalar-set" : "scalar");
-  return {
-    routine,
-    args,
-    shape,
-    signJwt: routine.returnTypeName.endsWith("jwt_claims"),
-  };
-}
-
-/** The relation a function's result is read as (for filters and embeds). */
-function resultTable(r: Routine, cache: SchemaCache): Table {
-  const t = findTable(cache, r.returnTypeSchema, r.returnTypeName);
-  if (t !== undefined) return t;
-  return {
-    schema: r.schema,
-    name: r.name,
-    description: null,
-    isView: false,
-    isPartitioned: false,
-    insertable: false,
-    updatable: false,
-    deletable: false,
-    primaryKey: [],
-    uniques: [],
-    columns: [],
-    columnsByName: new Map(),
   };
 }

@@ -433,9 +433,13 @@ function rootRel(node: ReadNode, root: RootSource): Rel {
 
 /** `"schema"."fn"("a" := $1::type, …) AS "pgrst_call"`. */
 export function callSql(call: CallSource): Sql {
-  const args = call.args.map((a) =>
-    sql`${ident(a.name)} := ${param(a.value)}::${keyword(a.type)}`
-  );
+  const args = call.args.map((a) => {
+    const v = sql`${param(a.value)}::${keyword(a.type)}`;
+    if (a.name === "") return v;
+    return a.variadic
+      ? sql`VARIADIC ${ident(a.name)} := ${v}`
+      : sql`${ident(a.name)} := ${v}`;
+  });
   return sql`${qi(call.routine.schema, call.routine.name)}(${join(args)}) AS ${
     ident(CALL_ALIAS)
   }`;
@@ -476,6 +480,10 @@ export function bodySql(
 ): Sql {
   const shape = plan.call?.shape ?? "set";
   const value = sql`_postgrest_t.${ident(CALL_ALIAS)}`;
+  if (plan.media.kind === "text" || plan.media.kind === "xml") {
+    // raw output of a scalar function: the values' text, concatenated
+    return sql`coalesce(string_agg(${value}::text, ''), '')`;
+  }
   switch (shape) {
     case "void":
       return sql`''`;

@@ -111,7 +111,8 @@ select
   t.typname as return_type_name,
   p.proretset as returns_set,
   (t.typtype = 'c' or (t.typtype = 'p' and t.typname = 'record')
-    or coalesce('t' = any(p.proargmodes) or 'o' = any(p.proargmodes), false)) as returns_composite,
+    or coalesce('t' = any(p.proargmodes) or 'o' = any(p.proargmodes)
+      or 'b' = any(p.proargmodes), false)) as returns_composite,
   p.provolatile as volatility
 from (
   select pp.*, coalesce(pp.proallargtypes, array(select unnest(pp.proargtypes))) as proallargtypes_or_args
@@ -122,5 +123,5 @@ join pg_type t on t.oid = p.prorettype
 join pg_namespace tn on tn.oid = t.typnamespace
 left join pg_description d on d.objoid = p.oid and d.classoid = 'pg_proc'::regclass
 where pn.nspname = any($1::text[]) and p.prokind = 'f'
-order by pn.nspname, p.proname
+order by pn.nspname, p.proname, p.oid
 `;

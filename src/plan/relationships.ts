@@ -186,8 +186,9 @@ export function resolveRelationship(
   );
   if (found.length === 0) {
     // a foreign-key column or constraint name used as the target
+    // (views are not considered there, as in PostgREST)
     found = all.filter((r) =>
-      r.kind !== "m2m" && r.kind !== "o2m" &&
+      r.kind !== "m2m" && r.kind !== "o2m" && !r.target.isView &&
       (r.constraint === target ||
         (r.columns.length === 1 && r.columns[0]?.[0] === target))
     );

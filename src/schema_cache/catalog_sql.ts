@@ -87,7 +87,9 @@ join pg_namespace ns1 on ns1.oid = c1.relnamespace
 join pg_class c2 on c2.oid = con.confrelid
 join pg_namespace ns2 on ns2.oid = c2.relnamespace
 where con.contype = 'f'
-  and (ns1.nspname = any($1::text[]) or ns2.nspname = any($1::text[]))
+  and ns1.nspname not in ('pg_catalog', 'information_schema')
+  and ns2.nspname not in ('pg_catalog', 'information_schema')
+  and ($1::text[] is not null)
 order by con.conname
 `;
 
@@ -124,4 +126,29 @@ join pg_namespace tn on tn.oid = t.typnamespace
 left join pg_description d on d.objoid = p.oid and d.classoid = 'pg_proc'::regclass
 where pn.nspname = any($1::text[]) and p.prokind = 'f'
 order by pn.nspname, p.proname, p.oid
+`;
+
+/** Views (any user schema) with their stored query trees. */
+export const VIEWS_SQL = `
+select c.oid::int8 as oid, r.ev_action::text as action
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+join pg_rewrite r on r.ev_class = c.oid and r.rulename = '_RETURN'
+where c.relkind in ('v', 'm')
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg_toast%'
+`;
+
+/** Names and columns of relations by OID (\$1: an OID array). */
+export const RELATIONS_SQL = `
+select c.oid::int8 as oid, n.nspname as schema, c.relname as name,
+  c.relkind in ('v', 'm') as is_view,
+  coalesce((
+    select json_object_agg(a.attnum, a.attname)
+    from pg_attribute a
+    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+  ), '{}') as attnames
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where c.oid = any($1::oid[])
 `;

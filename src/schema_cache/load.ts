@@ -6,7 +6,20 @@
  * @module
  */
 
-import { FOREIGN_KEYS_SQL, ROUTINES_SQL, TABLES_SQL } from "./catalog_sql.ts";
+import {
+  FOREIGN_KEYS_SQL,
+  RELATIONS_SQL,
+  ROUTINES_SQL,
+  TABLES_SQL,
+  VIEWS_SQL,
+} from "./catalog_sql.ts";
+import { viewColumnSources } from "./view_columns.ts";
+import {
+  expandThroughViews,
+  type RelationInfo,
+  resolveViewColumns,
+  type ViewInfo,
+} from "./view_relationships.ts";
 import {
   type Column,
   type ForeignKey,
@@ -85,17 +98,46 @@ export async function loadSchemaCache(
     schemas.map((s) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)
       .join(",")
   }}`;
-  const [tableRows, fkRows, routineRows] = await Promise.all([
+  const [tableRows, fkRows, routineRows, viewRows] = await Promise.all([
     query(TABLES_SQL, [list]),
     query(FOREIGN_KEYS_SQL, [list]),
     query(ROUTINES_SQL, [list]),
+    query(VIEWS_SQL, []),
   ]);
+  const views: ViewInfo[] = viewRows.map((r) => ({
+    oid: Number(r["oid"]),
+    sources: viewColumnSources(str(r["action"])),
+  }));
+  const oids = new Set<number>();
+  for (const v of views) {
+    oids.add(v.oid);
+    for (const c of v.sources) if (c.relation !== 0) oids.add(c.relation);
+  }
+  const relationRows = oids.size === 0
+    ? []
+    : await query(RELATIONS_SQL, [`{${[...oids].join(",")}}`]);
+  const relations = new Map<number, RelationInfo>();
+  for (const r of relationRows) {
+    const names = rec(
+      typeof r["attnames"] === "string"
+        ? JSON.parse(r["attnames"])
+        : r["attnames"],
+    );
+    relations.set(Number(r["oid"]), {
+      schema: str(r["schema"]),
+      name: str(r["name"]),
+      isView: r["is_view"] === true,
+      attnames: new Map(
+        Object.entries(names).map(([k, v]) => [Number(k), str(v)]),
+      ),
+    });
+  }
   const tables = new Map<string, Table>();
   for (const row of tableRows) {
     const t = tableFromRow(row);
     tables.set(qualifiedKey(t.schema, t.name), t);
   }
-  const foreignKeys: ForeignKey[] = fkRows.map((r) => ({
+  const baseKeys: ForeignKey[] = fkRows.map((r) => ({
     constraint: str(r["constraint"]),
     schema: str(r["schema"]),
     table: str(r["table"]),
@@ -132,5 +174,15 @@ export async function loadSchemaCache(
     same.push(routine);
     routines.set(key, same);
   }
-  return { tables, foreignKeys, routines, pgVersion };
+  const expanded = expandThroughViews(
+    tables,
+    baseKeys,
+    resolveViewColumns(views, relations),
+  );
+  return {
+    tables: expanded.tables,
+    foreignKeys: expanded.foreignKeys,
+    routines,
+    pgVersion,
+  };
 }

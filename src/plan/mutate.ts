@@ -79,6 +79,8 @@ function neededColumns(table: Table, node: ReadNode): string[] {
         const r = it.embed.rel;
         const cols = r.kind === "m2m"
           ? r.sourceColumns.map((c) => c[0])
+          : r.kind === "computed"
+          ? []
           : r.columns.map((c) => c[0]);
         for (const c of cols) out.add(c);
         break;

@@ -26,6 +26,7 @@ import {
   tableNotFound,
 } from "../error.ts";
 import {
+  computedOf,
   findTable,
   type Routine,
   type SchemaCache,
@@ -71,6 +72,8 @@ export interface EmbedNullFilter {
 /** A planned read of one relation and its embeds. */
 export interface ReadNode {
   readonly table: Table;
+  /** Computed fields of the table (functions of its row), by name. */
+  readonly computedFields: ReadonlyMap<string, Routine>;
   readonly select: readonly PlannedItem[];
   readonly embeds: readonly EmbedNode[];
   readonly where: readonly LogicTree[];
@@ -220,8 +223,15 @@ function planNode(
     embeds.push(embed);
     select.push({ kind: "embedded", embed });
   }
+  const computedFields = new Map<string, Routine>();
+  for (const r of computedOf(ctx.cache, table)) {
+    if (!r.returnsSet && !table.columnsByName.has(r.name)) {
+      computedFields.set(r.name, r);
+    }
+  }
   const node: ReadNode = {
     table,
+    computedFields,
     select,
     embeds,
     where: [],

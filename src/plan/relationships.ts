@@ -12,8 +12,10 @@
 
 import { PgrstError } from "../error.ts";
 import {
+  computedOf,
   findTable,
   type ForeignKey,
+  type Routine,
   type SchemaCache,
   type Table,
 } from "../schema_cache/types.ts";
@@ -31,6 +33,15 @@ export type Relationship =
     readonly columns: JoinColumns;
   }
   | {
+    /** A function taking the source row and returning target rows. */
+    readonly kind: "computed";
+    readonly source: Table;
+    readonly target: Table;
+    readonly routine: Routine;
+    readonly toOne: boolean;
+    readonly constraint: string;
+  }
+  | {
     readonly kind: "m2m";
     readonly source: Table;
     readonly target: Table;
@@ -45,6 +56,7 @@ export type Relationship =
 
 /** Whether a relationship yields at most one row. */
 export function isToOne(r: Relationship): boolean {
+  if (r.kind === "computed") return r.toOne;
   return r.kind === "m2o" || r.kind === "o2o";
 }
 
@@ -105,6 +117,20 @@ export function relationshipsFrom(
       }
     }
   }
+  // computed relationships: functions of the source row returning rows
+  for (const r of computedOf(cache, source)) {
+    if (!r.returnsComposite) continue;
+    const target = tableOf(cache, r.returnTypeSchema, r.returnTypeName);
+    if (target === undefined) continue;
+    out.push({
+      kind: "computed",
+      source,
+      target,
+      routine: r,
+      toOne: !r.returnsSet || r.estimatedRows === 1,
+      constraint: r.name,
+    });
+  }
   // many-to-many through a junction whose key covers both foreign keys
   const bySource = fks.filter((fk) => is(fk.refSchema, fk.refTable, source));
   for (const fk1 of bySource) {
@@ -135,6 +161,8 @@ export function relationshipsFrom(
 
 function cardinality(r: Relationship): string {
   switch (r.kind) {
+    case "computed":
+      return r.toOne ? "many-to-one" : "one-to-many";
     case "m2o":
       return "many-to-one";
     case "o2m":
@@ -150,7 +178,9 @@ function describe(r: Relationship): Record<string, unknown> {
   return {
     cardinality: cardinality(r),
     embedding: `${r.source.name} with ${r.target.name}`,
-    relationship: r.kind === "m2m"
+    relationship: r.kind === "computed"
+      ? `${r.routine.schema}.${r.routine.name}`
+      : r.kind === "m2m"
       ? `${r.junction.name} using ${r.sourceConstraint}(${
         r.sourceColumns.map((c) => c[1]).join(", ")
       }) and ${r.constraint}(${r.targetColumns.map((c) => c[1]).join(", ")})`
@@ -162,6 +192,7 @@ function describe(r: Relationship): Record<string, unknown> {
 
 function hintMatches(r: Relationship, hint: string): boolean {
   if (r.constraint === hint) return true;
+  if (r.kind === "computed") return false;
   if (r.kind === "m2m") {
     return r.junction.name === hint ||
       r.sourceColumns.some((c) => c[1] === hint) ||
@@ -181,14 +212,22 @@ export function resolveRelationship(
   hint: string | null,
 ): Relationship {
   const all = relationshipsFrom(cache, source);
-  let found = all.filter((r) =>
-    r.target.name === target && r.target.schema === source.schema
+  // a computed relationship is embedded by its function's name
+  const byFunction = all.filter((r) =>
+    r.kind === "computed" && r.routine.name === target
   );
+  let found = byFunction.length > 0
+    ? byFunction
+    : all.filter((r) =>
+      r.kind !== "computed" && r.target.name === target &&
+      r.target.schema === source.schema
+    );
   if (found.length === 0) {
     // a foreign-key column or constraint name used as the target
     // (views are not considered there, as in PostgREST)
     found = all.filter((r) =>
-      r.kind !== "m2m" && r.kind !== "o2m" && !r.target.isView &&
+      r.kind !== "m2m" && r.kind !== "o2m" && r.kind !== "computed" &&
+      !r.target.isView &&
       (r.constraint === target ||
         (r.columns.length === 1 && r.columns[0]?.[0] === target))
     );

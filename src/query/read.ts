@@ -23,6 +23,7 @@ import type {
   ReadPlan,
 } from "../plan/plan.ts";
 import { isToOne } from "../plan/relationships.ts";
+import type { Routine } from "../schema_cache/types.ts";
 import { castType } from "./casts.ts";
 import {
   EMPTY,
@@ -79,6 +80,23 @@ export type ColumnTypes = ReadonlyMap<string, { readonly nominalType: string }>;
 export interface Rel {
   readonly ref: Sql;
   readonly types: ColumnTypes;
+  /** The whole-row reference (a function argument for computed fields). */
+  readonly row?: Sql;
+  /** Computed fields: functions of the row, by name. */
+  readonly computed?: ReadonlyMap<string, Routine>;
+}
+
+/** The Rel of a relation read as `ref`, with its computed fields. */
+export function relOf(ref: Sql, row: Sql, node: ReadNode): Rel {
+  const computed = node.computedFields;
+  if (computed.size === 0) return { ref, row, types: node.table.columnsByName };
+  const types = new Map<string, { readonly nominalType: string }>(
+    node.table.columnsByName,
+  );
+  for (const [name, r] of computed) {
+    if (!types.has(name)) types.set(name, { nominalType: r.returnTypeName });
+  }
+  return { ref, row, types, computed };
 }
 
 /**
@@ -87,7 +105,12 @@ export interface Rel {
  */
 export function fieldSql(r: Rel, f: Field): Sql {
   const rel = r.ref;
-  let out = f.name === "*" ? sql`${rel}.*` : sql`${rel}.${ident(f.name)}`;
+  const fn = r.computed?.get(f.name);
+  let out = f.name === "*"
+    ? sql`${rel}.*`
+    : fn !== undefined && r.row !== undefined
+    ? sql`${qi(fn.schema, fn.name)}(${r.row})`
+    : sql`${rel}.${ident(f.name)}`;
   const type = r.types.get(f.name)?.nominalType;
   if (
     f.jsonPath.length > 0 && type !== undefined && type !== "json" &&
@@ -306,7 +329,7 @@ export function selectSql(
 
 function joinCondition(e: EmbedNode, parent: Rel, child: Rel): Sql {
   const r = e.rel;
-  if (r.kind === "m2m") {
+  if (r.kind === "m2m" || r.kind === "computed") {
     return EMPTY;
   }
   return join(
@@ -376,12 +399,19 @@ function tailSql(node: ReadNode, rel: Rel, groupBy: readonly Sql[]): Sql {
 function embedSql(e: EmbedNode, parent: Rel): Sql {
   const node = e.node;
   const alias = ident(e.tableAlias);
-  const child: Rel = { ref: alias, types: node.table.columnsByName };
-  const table = sql`${qi(node.table.schema, node.table.name)} AS ${alias}`;
+  const child = relOf(alias, alias, node);
+  const r = e.rel;
+  // a computed relationship reads the function of the parent's row
+  const table = r.kind === "computed"
+    ? sql`${qi(r.routine.schema, r.routine.name)}(${
+      parent.row ?? parent.ref
+    }) AS ${alias}`
+    : sql`${qi(node.table.schema, node.table.name)} AS ${alias}`;
   const extra: Sql[] = [];
   let from = fromSql(node, child, table);
-  const r = e.rel;
-  if (r.kind === "m2m") {
+  if (r.kind === "computed") {
+    // no join condition: the function already follows the parent row
+  } else if (r.kind === "m2m") {
     const jn = ident(`${r.junction.name}_${e.tableAlias}`);
     from = sql`${from}, ${qi(r.junction.schema, r.junction.name)} AS ${jn}`;
     for (const [t, jc] of r.targetColumns) {
@@ -421,14 +451,15 @@ function isRows(root: RootSource): root is RowsSource {
 }
 
 function rootRel(node: ReadNode, root: RootSource): Rel {
-  return {
-    ref: root === null
-      ? qi(node.table.schema, node.table.name)
-      : isRows(root)
-      ? ident(root.alias)
-      : ident(CALL_ALIAS),
-    types: node.table.columnsByName,
-  };
+  if (root === null) {
+    return relOf(
+      qi(node.table.schema, node.table.name),
+      ident(node.table.name),
+      node,
+    );
+  }
+  const name = isRows(root) ? ident(root.alias) : ident(CALL_ALIAS);
+  return relOf(name, name, node);
 }
 
 /** `"schema"."fn"("a" := $1::type, …) AS "pgrst_call"`. */

@@ -152,6 +152,7 @@ function node(
     embeds: [],
     where: opts.where ?? [],
     embedFilters: [],
+    computedFields: new Map(),
     order: opts.order ?? [],
     range: { offset: opts.offset ?? 0, limit: opts.limit ?? null },
   };

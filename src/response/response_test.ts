@@ -91,6 +91,7 @@ function plan(
       embeds: [],
       where: [],
       embedFilters: [],
+      computedFields: new Map(),
       order: [],
       range: opts.range ?? { offset: 0, limit: null },
     },

@@ -115,7 +115,11 @@ select
   (t.typtype = 'c' or (t.typtype = 'p' and t.typname = 'record')
     or coalesce('t' = any(p.proargmodes) or 'o' = any(p.proargmodes)
       or 'b' = any(p.proargmodes), false)) as returns_composite,
-  p.provolatile as volatility
+  p.provolatile as volatility,
+  p.prorows as est_rows,
+  (select tn1.nspname from pg_type t1 join pg_namespace tn1 on tn1.oid = t1.typnamespace
+    where t1.oid = p.proargtypes[0]) as first_arg_schema,
+  (select t1.typname from pg_type t1 where t1.oid = p.proargtypes[0]) as first_arg_name
 from (
   select pp.*, coalesce(pp.proallargtypes, array(select unnest(pp.proargtypes))) as proallargtypes_or_args
   from pg_proc pp

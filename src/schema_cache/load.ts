@@ -168,6 +168,10 @@ export async function loadSchemaCache(
       returnsSet: r["returns_set"] === true,
       returnsComposite: r["returns_composite"] === true,
       volatility: v === "i" || v === "s" ? v : "v",
+      estimatedRows: Number(r["est_rows"] ?? 0),
+      firstArgType: typeof r["first_arg_name"] === "string"
+        ? { schema: str(r["first_arg_schema"]), name: str(r["first_arg_name"]) }
+        : null,
     };
     const key = qualifiedKey(routine.schema, routine.name);
     const same = routines.get(key) ?? [];
@@ -179,10 +183,23 @@ export async function loadSchemaCache(
     baseKeys,
     resolveViewColumns(views, relations),
   );
+  const computed = new Map<string, Routine[]>();
+  for (const list of routines.values()) {
+    for (const r of list) {
+      const first = r.firstArgType;
+      if (first === null || r.params.slice(1).some((p) => p.required)) continue;
+      const key = qualifiedKey(first.schema, first.name);
+      if (!expanded.tables.has(key)) continue;
+      const same = computed.get(key) ?? [];
+      same.push(r);
+      computed.set(key, same);
+    }
+  }
   return {
     tables: expanded.tables,
     foreignKeys: expanded.foreignKeys,
     routines,
+    computed,
     pgVersion,
   };
 }

@@ -70,6 +70,12 @@ export interface Routine {
   readonly returnsSet: boolean;
   readonly returnsComposite: boolean;
   readonly volatility: "i" | "s" | "v";
+  /** The planner's row estimate (`ROWS n`); 1 makes a set function to-one. */
+  readonly estimatedRows: number;
+  /** Type of the first input parameter (for computed fields/relationships). */
+  readonly firstArgType:
+    | { readonly schema: string; readonly name: string }
+    | null;
 }
 
 /** The whole cache. Keys of maps are `schema\u0000name`. */
@@ -77,7 +83,17 @@ export interface SchemaCache {
   readonly tables: ReadonlyMap<string, Table>;
   readonly foreignKeys: readonly ForeignKey[];
   readonly routines: ReadonlyMap<string, readonly Routine[]>;
+  /**
+   * Functions whose first parameter is a table's row type (and the rest
+   * optional), by table key: computed fields and computed relationships.
+   */
+  readonly computed: ReadonlyMap<string, readonly Routine[]>;
   readonly pgVersion: number;
+}
+
+/** Computed fields and relationships of a table. */
+export function computedOf(cache: SchemaCache, t: Table): readonly Routine[] {
+  return cache.computed.get(qualifiedKey(t.schema, t.name)) ?? [];
 }
 
 /** The map key of a schema-qualified name. */

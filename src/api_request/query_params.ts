@@ -182,7 +182,7 @@ function parseSelectList(c: Cursor, close: string): SelectItem[] {
     items.push(parseSelectItem(c));
     while (c.peek() === " ") c.pos++;
     if (c.eat(",")) continue;
-    if (c.done || c.peek() === close) return items;
+    if (c.done || c.peek() === close || close === "") return items;
     c.fail('",", "->", "::", "." or end of input');
   }
 }
@@ -191,9 +191,8 @@ function parseSelectList(c: Cursor, close: string): SelectItem[] {
 export function parseSelect(text: string): SelectItem[] {
   return runParser("select parameter", text, (c) => {
     if (c.done) return [];
-    const items = parseSelectList(c, "");
-    if (!c.done) c.fail("end of input");
-    return items;
+    // like PostgREST's parser, text after the last complete item is ignored
+    return parseSelectList(c, "");
   });
 }
 

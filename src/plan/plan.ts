@@ -192,6 +192,16 @@ function planNode(
       continue;
     }
     const rel = resolveRelationship(ctx.cache, table, it.name, it.hint);
+    if (
+      it.spread && !isToOne(rel) &&
+      it.select.some((x) =>
+        x.kind === "count" || (x.kind === "field" && x.aggregate !== null)
+      )
+    ) {
+      throw notImplemented(
+        "Aggregates are not implemented for one-to-many or many-to-many spreads.",
+      );
+    }
     const key = it.alias ?? it.name;
     ctx.counter.n++;
     const n = ctx.counter.n;

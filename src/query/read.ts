@@ -10,6 +10,7 @@
  */
 
 import type {
+  AggregateFn,
   Field,
   Filter,
   LogicTree,
@@ -260,7 +261,10 @@ export function orderSql(
 export function selectSql(
   rel: Rel,
   items: readonly PlannedItem[],
+  opts: { raw?: boolean } = {},
 ): { list: Sql; groupBy: readonly Sql[] } {
+  // raw: a to-one spread child, whose aggregates its parent computes
+  const raw = opts.raw ?? false;
   const cols: Sql[] = [];
   const groupBy: Sql[] = [];
   let aggregated = false;
@@ -272,6 +276,10 @@ export function selectSql(
         groupBy.push(sql`${rel.ref}.*`);
         break;
       case "count":
+        if (raw) {
+          cols.push(sql`1 AS ${ident(it.alias ?? "count")}`);
+          break;
+        }
         aggregated = true;
         cols.push(
           sql`${withCast(sql`pg_catalog.count(*)`, it.cast)} AS ${
@@ -281,7 +289,9 @@ export function selectSql(
         break;
       case "field": {
         const base = withCast(fieldSql(rel, it.field), it.cast);
-        if (it.aggregate !== null) {
+        if (it.aggregate !== null && raw) {
+          cols.push(sql`${base} AS ${ident(it.alias ?? it.aggregate)}`);
+        } else if (it.aggregate !== null) {
           aggregated = true;
           const agg = withCast(
             sql`${keyword(AGG_SQL[it.aggregate])}(${base})`,
@@ -301,12 +311,33 @@ export function selectSql(
         const e = it.embed;
         if (e.node.select.length === 0) break; // `rel()`: filtering only
         const j = ident(e.joinAlias);
-        if (e.spread) {
-          cols.push(sql`${j}.*`);
-          groupBy.push(sql`${j}.*`);
+        if (e.spread && isToOne(e.rel) && !raw) {
+          // the child's columns are lifted into this row; its aggregates
+          // are computed here, grouped by the other columns
+          for (const c of spreadColumns(e.node)) {
+            const v = sql`${j}.${ident(c.name)}`;
+            if (c.aggregate === null) {
+              cols.push(v);
+              groupBy.push(position());
+            } else {
+              aggregated = true;
+              cols.push(
+                sql`${
+                  withCast(sql`${keyword(AGG_SQL[c.aggregate])}(${v})`, c.cast)
+                } AS ${ident(c.name)}`,
+              );
+            }
+          }
+        } else if (e.spread) {
+          // lifted as they are (as arrays for a to-many spread)
+          for (const name of outputNames(e.node)) {
+            cols.push(sql`${j}.${ident(name)}`);
+            groupBy.push(position());
+          }
         } else if (isToOne(e.rel)) {
           cols.push(sql`row_to_json(${j}.*) AS ${ident(e.key)}`);
-          groupBy.push(position());
+          // json has no equality: group by the embedded row itself
+          groupBy.push(j);
         } else {
           cols.push(
             sql`COALESCE(${j}.${ident("pgrst_agg")}, '[]') AS ${ident(e.key)}`,
@@ -423,14 +454,97 @@ function embedSql(e: EmbedNode, parent: Rel): Sql {
   } else {
     extra.push(joinCondition(e, parent, child));
   }
-  const { list, groupBy } = selectSql(child, node.select);
+  const { list, groupBy } = selectSql(child, node.select, {
+    raw: e.spread && isToOne(e.rel),
+  });
   const inner = sql`SELECT ${list} FROM ${from}${
     whereSql(conditions(node, child, extra))
   }${tailSql(node, child, groupBy)}`;
   if (isToOne(e.rel)) return inner;
   const agg = ident("pgrst_agg");
   const rows = ident(`${e.tableAlias}_rows`);
+  if (e.spread) {
+    // a to-many spread gives one array per child column
+    const arrays = outputNames(node).map((n) =>
+      sql`COALESCE(json_agg(${rows}.${ident(n)}), '[]') AS ${ident(n)}`
+    );
+    return sql`SELECT ${
+      join([...arrays, sql`json_agg(1) AS ${agg}`])
+    } FROM (${inner}) AS ${rows}`;
+  }
   return sql`SELECT json_agg(${rows}) AS ${agg} FROM (${inner}) AS ${rows}`;
+}
+
+/** A column a to-one spread lifts, with the aggregate its parent applies. */
+interface SpreadColumn {
+  readonly name: string;
+  readonly aggregate: AggregateFn | null;
+  readonly cast: string | null;
+}
+
+/** The columns of a to-one spread child, with nested to-one spreads. */
+function spreadColumns(node: ReadNode): SpreadColumn[] {
+  const out: SpreadColumn[] = [];
+  for (const it of node.select) {
+    switch (it.kind) {
+      case "star":
+        for (const c of node.table.columns) {
+          out.push({ name: c.name, aggregate: null, cast: null });
+        }
+        break;
+      case "field":
+        out.push({
+          name: it.alias ?? (it.aggregate ?? fieldName(it.field)),
+          aggregate: it.aggregate,
+          cast: it.aggregateCast,
+        });
+        break;
+      case "count":
+        out.push({
+          name: it.alias ?? "count",
+          aggregate: "count",
+          cast: it.cast,
+        });
+        break;
+      case "embedded":
+        if (it.embed.node.select.length === 0) break;
+        if (it.embed.spread && isToOne(it.embed.rel)) {
+          out.push(...spreadColumns(it.embed.node));
+        } else if (it.embed.spread) {
+          for (const n of outputNames(it.embed.node)) {
+            out.push({ name: n, aggregate: null, cast: null });
+          }
+        } else {
+          out.push({ name: it.embed.key, aggregate: null, cast: null });
+        }
+        break;
+    }
+  }
+  return out;
+}
+
+/** The output column names of a read node's select list. */
+export function outputNames(node: ReadNode): string[] {
+  const out: string[] = [];
+  for (const it of node.select) {
+    switch (it.kind) {
+      case "star":
+        for (const c of node.table.columns) out.push(c.name);
+        break;
+      case "field":
+        out.push(it.alias ?? (it.aggregate ?? fieldName(it.field)));
+        break;
+      case "count":
+        out.push(it.alias ?? "count");
+        break;
+      case "embedded":
+        if (it.embed.node.select.length === 0) break;
+        if (it.embed.spread) out.push(...outputNames(it.embed.node));
+        else out.push(it.embed.key);
+        break;
+    }
+  }
+  return out;
 }
 
 const CALL_ALIAS = "pgrst_call";

@@ -81,6 +81,20 @@ export function parseRangeHeader(value: string | null): RangeSpec | null {
   return { offset: lower, limit: upper - lower + 1 };
 }
 
+/** The path and its query parameters sorted by name, as PostgREST does. */
+export function canonicalLocation(path: string, search: string): string {
+  const parts = search.split("&").filter((p) => p !== "");
+  if (parts.length === 0) return path;
+  const key = (p: string) => {
+    const i = p.indexOf("=");
+    return i < 0 ? p : p.slice(0, i);
+  };
+  const sorted = parts.map((p, i) => ({ p, i })).sort((a, b) =>
+    key(a.p) < key(b.p) ? -1 : key(a.p) > key(b.p) ? 1 : a.i - b.i
+  ).map((x) => x.p);
+  return `${path}?${sorted.join("&")}`;
+}
+
 /** Intersects two ranges. */
 export function intersectRanges(a: RangeSpec, b: RangeSpec): RangeSpec {
   const offset = Math.max(a.offset, b.offset);
@@ -155,5 +169,6 @@ export function parseApiRequest(raw: RawRequest, config: Config): ApiRequest {
     accept: parseAccept(raw.headers.get("accept")),
     body: raw.body,
     contentType: raw.headers.get("content-type") ?? "application/json",
+    canonical: canonicalLocation(raw.path, raw.search),
   };
 }

@@ -212,4 +212,6 @@ export interface ApiRequest {
   readonly accept: readonly string[];
   readonly body: Uint8Array | null;
   readonly contentType: string;
+  /** The path with its query parameters sorted (Content-Location). */
+  readonly canonical: string;
 }

@@ -262,7 +262,10 @@ function attachConditions(
   const embedFilters: EmbedNullFilter[] = [];
   for (const f of ctx.params.filters) {
     if (!samePath(path, f.path)) continue;
-    const embed = node.embeds.find((e) => e.key === f.filter.field.name);
+    // a name that is both an embed and a column filters the column
+    const embed = node.table.columnsByName.has(f.filter.field.name)
+      ? undefined
+      : node.embeds.find((e) => e.key === f.filter.field.name);
     const op = f.filter.operation;
     if (embed !== undefined && f.filter.field.jsonPath.length === 0) {
       if (

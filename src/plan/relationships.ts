@@ -227,18 +227,13 @@ export function resolveRelationship(
     // (views are not considered there, as in PostgREST)
     found = all.filter((r) =>
       r.kind !== "m2m" && r.kind !== "o2m" && r.kind !== "computed" &&
-      !r.target.isView &&
+      (!r.target.isView || r.target === source) &&
       (r.constraint === target ||
         (r.columns.length === 1 && r.columns[0]?.[0] === target))
     );
   }
   if (hint !== null) found = found.filter((r) => hintMatches(r, hint));
-  if (found.length > 1 && hint === null) {
-    // prefer direct relationships over many-to-many ones, as PostgREST does
-    const direct = found.filter((r) => r.kind !== "m2m");
-    if (direct.length === 1) found = direct;
-  }
-  if (found.length > 1 && hint === null && target === source.name) {
+  if (found.length > 1 && target === source.name) {
     // a table embedding itself by name gets its children
     const children = found.filter((r) => r.kind === "o2m");
     if (children.length === 1) found = children;

@@ -85,19 +85,24 @@ export interface Rel {
   readonly row?: Sql;
   /** Computed fields: functions of the row, by name. */
   readonly computed?: ReadonlyMap<string, Routine>;
+  /** Embeds, for `rel=is.null` inside and/or trees. */
+  readonly embeds?: readonly EmbedNode[];
 }
 
 /** The Rel of a relation read as `ref`, with its computed fields. */
 export function relOf(ref: Sql, row: Sql, node: ReadNode): Rel {
   const computed = node.computedFields;
-  if (computed.size === 0) return { ref, row, types: node.table.columnsByName };
+  const embeds = node.embeds;
+  if (computed.size === 0) {
+    return { ref, row, types: node.table.columnsByName, embeds };
+  }
   const types = new Map<string, { readonly nominalType: string }>(
     node.table.columnsByName,
   );
   for (const [name, r] of computed) {
     if (!types.has(name)) types.set(name, { nominalType: r.returnTypeName });
   }
-  return { ref, row, types, computed };
+  return { ref, row, types, computed, embeds };
 }
 
 /**
@@ -208,9 +213,30 @@ export function filterSql(rel: Rel, f: Filter): Sql {
   return f.negated ? sql`NOT (${cond})` : cond;
 }
 
+/** `rel=is.null` on an embed: whether the embed found rows. */
+function embedNullSql(e: EmbedNode, isNull: boolean): Sql {
+  const j = ident(e.joinAlias);
+  const target = isToOne(e.rel)
+    ? sql`row_to_json(${j}.*)`
+    : sql`${j}.${ident("pgrst_agg")}`;
+  return sql`${target} ${keyword(isNull ? "IS NULL" : "IS NOT NULL")}`;
+}
+
 /** Renders a logic tree. */
 export function logicSql(rel: Rel, t: LogicTree): Sql {
-  if (t.kind === "filter") return filterSql(rel, t.filter);
+  if (t.kind === "filter") {
+    const f = t.filter;
+    const op = f.operation;
+    const e = rel.embeds?.find((x) => x.key === f.field.name);
+    if (
+      e !== undefined && !rel.types.has(f.field.name) &&
+      f.field.jsonPath.length === 0 && op.kind === "is" &&
+      (op.value === "null" || op.value === "not_null")
+    ) {
+      return embedNullSql(e, (op.value === "null") !== f.negated);
+    }
+    return filterSql(rel, f);
+  }
   const parts = t.children.map((c) => logicSql(rel, c));
   const body = join(parts, keyword(t.op === "and" ? " AND " : " OR "));
   return t.negated ? sql`NOT (${body})` : sql`(${body})`;
@@ -397,11 +423,7 @@ function conditions(node: ReadNode, rel: Rel, extra: readonly Sql[]): Sql[] {
   for (const f of node.embedFilters) {
     const e = node.embeds.find((x) => x.key === f.key);
     if (e === undefined) continue;
-    const j = ident(e.joinAlias);
-    const target = isToOne(e.rel)
-      ? sql`row_to_json(${j}.*)`
-      : sql`${j}.${ident("pgrst_agg")}`;
-    conds.push(sql`${target} ${keyword(f.isNull ? "IS NULL" : "IS NOT NULL")}`);
+    conds.push(embedNullSql(e, f.isNull));
   }
   return conds;
 }

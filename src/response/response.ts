@@ -196,6 +196,9 @@ export function readResponse(
   }
   headers.push(["Content-Range", contentRange]);
   headers.push(["Content-Type", plan.media.contentType]);
+  if (req.method === "GET" || req.method === "HEAD") {
+    headers.push(["Content-Location", req.canonical]);
+  }
   const applied = preferenceApplied(req, opts.txOverride);
   if (applied !== null) headers.push(["Preference-Applied", applied]);
   if (req.profileGiven) headers.push(["Content-Profile", req.schema]);

@@ -16,6 +16,7 @@ import type { Db, Row } from "./db/pool.ts";
 import { PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import type { MutatePlan } from "./plan/mutate.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
+import { corsHeaders } from "./response/cors.ts";
 import { mutateStatement } from "./query/mutate.ts";
 import { preRequestStatement, renderTxVars } from "./query/pre_query.ts";
 import { plannedCountStatement, readStatement } from "./query/read.ts";
@@ -153,6 +154,10 @@ async function execute(
   if (plan.kind === "mutate") {
     return await executeMutation(state, req, plan, auth, raw, timer);
   }
+  if (plan.kind === "info") {
+    // OPTIONS needs no database connection
+    return { status: 200, headers: [["Allow", plan.allow]], body: "" };
+  }
   const { config } = state;
   const { end, override } = txOutcome(config, req.prefs.tx);
   const statements = preludeStatements(config, req, auth, raw);
@@ -266,8 +271,12 @@ function plannedRows(rows: readonly Row[] | undefined): number | null {
   return typeof n === "number" ? n : null;
 }
 
-function toResponse(r: ApiResponse, timer: Timer | null): Response {
-  const headers: [string, string][] = [];
+function toResponse(
+  r: ApiResponse,
+  timer: Timer | null,
+  cors: readonly (readonly [string, string])[] = [],
+): Response {
+  const headers: [string, string][] = cors.map(([k, v]) => [k, v]);
   let vary = false;
   for (const [k, v] of r.headers) {
     headers.push([k, v]);
@@ -331,13 +340,26 @@ export function makeHandler(
         timer,
       );
       timer.lap("response");
-      return toResponse(res, config.serverTimingEnabled ? timer : null);
+      return toResponse(
+        res,
+        config.serverTimingEnabled ? timer : null,
+        corsHeaders(
+          request.method,
+          request.headers,
+          config.serverCorsAllowedOrigins,
+        ),
+      );
     } catch (e) {
       const err = e instanceof PgrstError ? e : unexpected(e);
       const res = errorResponse(err, config);
       return toResponse(
         request.method === "HEAD" ? { ...res, body: null } : res,
         config.serverTimingEnabled ? timer : null,
+        corsHeaders(
+          request.method,
+          request.headers,
+          config.serverCorsAllowedOrigins,
+        ),
       );
     }
   };

@@ -109,7 +109,24 @@ export interface ReadPlan {
 }
 
 /** Every plan kind. */
-export type ActionPlan = ReadPlan | MutatePlan;
+export type ActionPlan = ReadPlan | MutatePlan | InfoPlan;
+
+/** A response that needs no database: OPTIONS. */
+export interface InfoPlan {
+  readonly kind: "info";
+  /** The `Allow` header. */
+  readonly allow: string;
+}
+
+/** The methods a table or view allows, as PostgREST computes them. */
+export function allowedMethods(t: Table): string {
+  const m = ["OPTIONS", "GET", "HEAD"];
+  if (t.insertable) m.push("POST");
+  if (t.insertable && t.updatable && t.primaryKey.length > 0) m.push("PUT");
+  if (t.updatable) m.push("PATCH");
+  if (t.deletable) m.push("DELETE");
+  return m.join(",");
+}
 
 function findRelation(
   req: ApiRequest,
@@ -441,6 +458,28 @@ export function planRequest(
 ): ActionPlan {
   let req = request;
   const target = req.target;
+  if (req.method === "OPTIONS") {
+    if (target.kind === "root") {
+      return { kind: "info", allow: "OPTIONS,GET,HEAD" };
+    }
+    if (target.kind === "routine") {
+      const { call } = planCall(
+        { ...req, method: "POST", body: null },
+        target.name,
+        cache,
+      );
+      return {
+        kind: "info",
+        allow: call.routine.volatility === "v"
+          ? "OPTIONS,POST"
+          : "OPTIONS,GET,HEAD,POST",
+      };
+    }
+    return {
+      kind: "info",
+      allow: allowedMethods(findRelation(req, target.name, cache)),
+    };
+  }
   if (target.kind === "root") throw notImplemented("The root endpoint");
   let call: CallSource | null = null;
   let table: Table;
@@ -467,9 +506,6 @@ export function planRequest(
   } else {
     table = findRelation(req, target.name, cache);
     if (req.method !== "GET" && req.method !== "HEAD") {
-      if (req.method === "OPTIONS") {
-        throw notImplemented("The OPTIONS method");
-      }
       return planMutation(req, config, cache, table);
     }
   }

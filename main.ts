@@ -1,33 +1,78 @@
 /**
  * pgrest's entry point: loads the configuration, opens the pool, loads the
  * schema cache (retrying with backoff while the database is unreachable,
- * answering 503 meanwhile), serves HTTP and shuts down cleanly on SIGTERM
- * or SIGINT.
+ * answering 503 meanwhile), serves HTTP (TCP, unix socket or HTTPS with
+ * HTTP/2) and the admin server, reloads on SIGUSR1 (schema cache) and
+ * SIGUSR2 (configuration), and shuts down cleanly on SIGTERM or SIGINT:
+ * no new connections, in-flight requests finish, the pool closes, exit 0.
  *
  * @module
  */
 
-import { makeHandler, startApp } from "./src/server.ts";
+import { makeAdminHandler } from "./src/admin.ts";
 import {
   cliAction,
   ConfigError,
   loadConfig,
   usage,
 } from "./src/config/config.ts";
+import type { Config } from "./src/config/types.ts";
 import { log } from "./src/log.ts";
+import { fetchDbSettings, makeHandler, startApp } from "./src/server.ts";
 
 export const VERSION = "0.1.0";
+
+/** Serves on the unix socket, or TCP (HTTPS with HTTP/2 when TLS is set). */
+function serve(
+  config: Config,
+  hostname: string,
+  handler: (req: Request) => Promise<Response>,
+): Deno.HttpServer {
+  if (config.serverUnixSocket !== null) {
+    const path = config.serverUnixSocket;
+    const unix = Deno.serve({
+      path,
+      onListen: () =>
+        log("info", `pgrest listening on ${path}`, config.logLevel),
+    }, handler);
+    Deno.chmodSync(path, parseInt(config.serverUnixSocketMode, 8));
+    return unix;
+  }
+  const tcp = {
+    hostname,
+    port: config.serverPort,
+    reusePort: config.serverReuseport,
+    onListen: (addr: Deno.NetAddr) =>
+      log(
+        "info",
+        `pgrest listening on ${addr.hostname}:${addr.port}`,
+        config.logLevel,
+      ),
+  };
+  if (config.serverTlsCert !== null && config.serverTlsKey !== null) {
+    return Deno.serve({
+      ...tcp,
+      cert: Deno.readTextFileSync(config.serverTlsCert),
+      key: Deno.readTextFileSync(config.serverTlsKey),
+    }, handler);
+  }
+  return Deno.serve(tcp, handler);
+}
+
+function configError(e: unknown): number {
+  if (e instanceof ConfigError) {
+    log("crit", `pgrest: ${e.message}`);
+    return 1;
+  }
+  throw e;
+}
 
 async function main(args: readonly string[]): Promise<number> {
   let action;
   try {
     action = cliAction(args);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      log("crit", `pgrest: ${e.message}`);
-      return 1;
-    }
-    throw e;
+    return configError(e);
   }
   if (action === "help") {
     await Deno.stdout.write(new TextEncoder().encode(usage() + "\n"));
@@ -41,40 +86,66 @@ async function main(args: readonly string[]): Promise<number> {
   try {
     loaded = loadConfig(args);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      log("crit", `pgrest: ${e.message}`);
-      return 1;
-    }
-    throw e;
+    return configError(e);
   }
   const { config, warnings } = loaded;
   for (const w of warnings) log("warn", w, config.logLevel, true);
+  if ((config.serverTlsCert === null) !== (config.serverTlsKey === null)) {
+    log("crit", "pgrest: server-tls-cert and server-tls-key go together");
+    return 1;
+  }
   let app;
   try {
-    app = await startApp(config);
+    app = await startApp(config, {
+      // reload config: the file and environment again, plus the
+      // in-database settings when db-config is on
+      loadConfig: async (db) => {
+        const base = loadConfig(args).config;
+        if (!base.dbConfig) return base;
+        return loadConfig(args, await fetchDbSettings(db)).config;
+      },
+    });
+    if (config.dbConfig) await app.reloadConfig().catch(() => {});
   } catch (e) {
     log("crit", `pgrest: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  const server = Deno.serve({
-    hostname: app.hostname,
-    port: config.serverPort,
-    onListen: ({ hostname, port }) =>
-      log("info", `pgrest listening on ${hostname}:${port}`, config.logLevel),
-  }, makeHandler(app.state));
-  const stop = async () => {
-    await server.shutdown();
-    await app.close();
-  };
-  const signals = ["SIGTERM", "SIGINT"] as const;
+  const server = serve(config, app.hostname, makeHandler(app.state));
+  let admin: Deno.HttpServer | null = null;
+  if (config.adminServerPort !== null) {
+    admin = Deno.serve({
+      hostname: config.adminServerHost ?? app.hostname,
+      port: config.adminServerPort,
+      onListen: () => {},
+    }, makeAdminHandler(app.state));
+  }
+  const running = app;
+  Deno.addSignalListener(
+    "SIGUSR1",
+    () => void running.reload().catch(() => {}),
+  );
+  Deno.addSignalListener(
+    "SIGUSR2",
+    () => void running.reloadConfig().catch(() => {}),
+  );
   const stopped = new Promise<void>((resolve) => {
-    for (const s of signals) {
-      Deno.addSignalListener(s, () => {
-        stop().finally(resolve);
-      });
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      // stop accepting, let in-flight requests finish, then close the pool
+      void (async () => {
+        await server.shutdown();
+        if (admin !== null) await admin.shutdown();
+        await running.close();
+        resolve();
+      })();
+    };
+    for (const s of ["SIGTERM", "SIGINT"] as const) {
+      Deno.addSignalListener(s, stop);
     }
   });
-  await Promise.race([server.finished, stopped]);
+  await stopped;
   return 0;
 }
 

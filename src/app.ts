@@ -17,6 +17,7 @@ import { PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import type { MutatePlan } from "./plan/mutate.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
 import { corsHeaders } from "./response/cors.ts";
+import type { Metrics } from "./metrics.ts";
 import { mutateStatement } from "./query/mutate.ts";
 import { preRequestStatement, renderTxVars } from "./query/pre_query.ts";
 import { plannedCountStatement, readStatement } from "./query/read.ts";
@@ -31,14 +32,19 @@ import {
 } from "./response/response.ts";
 import type { SchemaCache } from "./schema_cache/types.ts";
 
-/** What the handler needs; `cache` is swapped on reload. */
+/** What the handler needs; config, auth and cache are swapped on reload. */
 export interface AppState {
-  readonly config: Config;
+  config: Config;
   readonly db: Db;
-  readonly auth: Authenticator;
+  auth: Authenticator;
   cache: SchemaCache | null;
   /** Seconds since the epoch. */
   readonly now: () => number;
+  readonly metrics: Metrics;
+  /** True after a connection failure, until the database answers again. */
+  dbDown: boolean;
+  /** Called when a request fails to reach the database (starts recovery). */
+  onConnectionError: () => void;
 }
 
 function errorResponse(e: PgrstError, config: Config): ApiResponse {
@@ -340,6 +346,7 @@ export function makeHandler(
         timer,
       );
       timer.lap("response");
+      state.metrics.countRequest(res.status);
       return toResponse(
         res,
         config.serverTimingEnabled ? timer : null,
@@ -351,6 +358,8 @@ export function makeHandler(
       );
     } catch (e) {
       const err = e instanceof PgrstError ? e : unexpected(e);
+      if (err.code === "PGRST001") state.onConnectionError();
+      state.metrics.countRequest(err.status);
       const res = errorResponse(err, config);
       return toResponse(
         request.method === "HEAD" ? { ...res, body: null } : res,

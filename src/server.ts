@@ -1,8 +1,11 @@
 /**
- * Owns the application's running state: opens the pool, builds the
- * authenticator, loads the schema cache (retrying with capped backoff while
- * the database is unreachable, so requests get 503 until it is there), and
- * closes everything on shutdown.
+ * Owns the application's running state and its life cycle: opens the pool,
+ * builds the authenticator, loads the schema cache (retrying with capped
+ * backoff while the database is unreachable, so requests get 503 until it
+ * is there), reloads the schema cache and the configuration (signals and
+ * `NOTIFY <db-channel>`; a notification that arrives during a reload runs
+ * one more reload after it), watches for the database coming back after a
+ * connection failure, and closes everything on shutdown.
  *
  * @module
  */
@@ -12,6 +15,7 @@ import { createAuthenticator } from "./auth/jwt.ts";
 import type { Config } from "./config/types.ts";
 import { createDb, type Db } from "./db/pool.ts";
 import { log } from "./log.ts";
+import { Metrics } from "./metrics.ts";
 import { loadSchemaCache } from "./schema_cache/load.ts";
 import type { SchemaCache } from "./schema_cache/types.ts";
 
@@ -21,8 +25,10 @@ export { makeHandler };
 export interface RunningApp {
   readonly state: AppState;
   readonly hostname: string;
-  /** Loads the schema cache again (used on reload and in tests). */
+  /** Loads the schema cache again (signals, NOTIFY, tests). */
   reload(): Promise<void>;
+  /** Loads the configuration again and applies the reloadable keys. */
+  reloadConfig(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,12 +64,50 @@ export async function fetchSchemaCache(
   );
 }
 
+/**
+ * Reads `pgrst.*` settings of the authenticator role (in-database
+ * configuration), keyed by PostgREST name (`db-max-rows`).
+ */
+export async function fetchDbSettings(db: Db): Promise<Record<string, string>> {
+  const rows = await db.query(
+    `select split_part(s, '=', 1) as k, substr(s, strpos(s, '=') + 1) as v
+     from pg_db_role_setting rs
+     cross join lateral unnest(rs.setconfig) s
+     where rs.setrole = (select oid from pg_roles where rolname = current_user)
+       and rs.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+       and s like 'pgrst.%'
+     order by rs.setdatabase`,
+    [],
+  );
+  const out: Record<string, string> = {};
+  for (const r of rows) {
+    const key = String(r["k"] ?? "").slice("pgrst.".length).replaceAll(
+      "_",
+      "-",
+    );
+    out[key] = String(r["v"] ?? "");
+  }
+  return out;
+}
+
+/** Options of `startApp`. */
+export interface StartOptions {
+  /** Wait up to 5 s for the first schema cache load (default true). */
+  readonly waitForCache?: boolean;
+  /**
+   * Produces a fresh configuration on `reload config` (main.ts re-reads
+   * the file and the in-database settings).
+   */
+  readonly loadConfig?: (db: Db) => Promise<Config>;
+}
+
 /** Starts the application state; the cache loads in the background. */
 export async function startApp(
   config: Config,
-  opts: { waitForCache?: boolean } = {},
+  opts: StartOptions = {},
 ): Promise<RunningApp> {
   const db = createDb(config);
+  const metrics = new Metrics();
   const auth = await createAuthenticator(config);
   const state: AppState = {
     config,
@@ -71,41 +115,138 @@ export async function startApp(
     auth,
     cache: null,
     now: () => Math.floor(Date.now() / 1000),
+    metrics,
+    dbDown: false,
+    onConnectionError: () => {},
   };
   let closed = false;
-  const reload = async (): Promise<void> => {
-    state.cache = await fetchSchemaCache(db, config);
-  };
-  const loadWithRetry = async (): Promise<void> => {
-    let delay = 250;
-    while (!closed) {
+
+  // ---- schema cache reloads, serialized: one more after a busy one
+  let running: Promise<void> | null = null;
+  let again = false;
+  async function loadOnce(): Promise<void> {
+    const t0 = performance.now();
+    try {
+      state.cache = await fetchSchemaCache(db, state.config);
+      metrics.cacheLoads++;
+      metrics.cacheLoadSeconds = (performance.now() - t0) / 1000;
+      state.dbDown = false;
+      log("info", "schema cache loaded", state.config.logLevel);
+    } catch (e) {
+      metrics.cacheLoadErrors++;
+      throw e;
+    }
+  }
+  function reload(): Promise<void> {
+    if (running !== null) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
       try {
-        await reload();
-        log("info", "schema cache loaded", config.logLevel);
-        return;
-      } catch (e) {
-        log(
-          "error",
-          `schema cache load failed, retrying in ${delay} ms: ${
-            e instanceof Error ? e.message : String(e)
-          }`,
-          config.logLevel,
+        do {
+          again = false;
+          await loadOnce();
+        } while (again && !closed);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  }
+
+  // ---- the first load and recovery: capped exponential backoff
+  let recovering = false;
+  async function recover(): Promise<void> {
+    if (recovering || closed) return;
+    recovering = true;
+    let delay = 100;
+    try {
+      while (!closed) {
+        try {
+          await reload();
+          return;
+        } catch (e) {
+          log(
+            "error",
+            `database unavailable, retrying in ${delay} ms: ${
+              e instanceof Error ? e.message : String(e)
+            }`,
+            state.config.logLevel,
+          );
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 1000);
+        }
+      }
+    } finally {
+      recovering = false;
+    }
+  }
+  state.onConnectionError = () => {
+    state.dbDown = true;
+    if (state.config.dbPoolAutomaticRecovery) void recover();
+  };
+
+  // ---- configuration reloads
+  async function reloadConfig(): Promise<void> {
+    if (opts.loadConfig === undefined) return;
+    const next = await opts.loadConfig(db);
+    // pool, host, port and socket need a restart; the rest applies now
+    state.config = {
+      ...next,
+      dbUri: state.config.dbUri,
+      dbPool: state.config.dbPool,
+      serverHost: state.config.serverHost,
+      serverPort: state.config.serverPort,
+      serverUnixSocket: state.config.serverUnixSocket,
+      adminServerPort: state.config.adminServerPort,
+    };
+    state.auth = await createAuthenticator(state.config);
+    log("info", "configuration reloaded", state.config.logLevel);
+    await reload();
+  }
+
+  // ---- LISTEN for reload notifications
+  let unlisten: (() => Promise<void>) | null = null;
+  async function startListener(): Promise<void> {
+    let delay = 250;
+    while (!closed && state.config.dbChannelEnabled) {
+      try {
+        const sub = await db.listen(
+          state.config.dbChannel,
+          (payload) => {
+            const p = payload.trim();
+            if (p === "" || p === "reload schema") {
+              void reload().catch(() => {});
+            } else if (p === "reload config") {
+              void reloadConfig().catch(() => {});
+            }
+          },
+          // (re)connected: notifications sent meanwhile were lost
+          () => void reload().catch(() => state.onConnectionError()),
         );
+        unlisten = sub.unlisten;
+        return;
+      } catch {
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 4000);
       }
     }
-  };
-  const loading = loadWithRetry();
+  }
+
+  const first = recover();
+  void startListener();
   if (opts.waitForCache ?? true) {
-    await Promise.race([loading, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([first, new Promise((r) => setTimeout(r, 5000))]);
   }
   return {
     state,
     hostname: bindAddress(config.serverHost),
     reload,
+    reloadConfig,
     async close() {
       closed = true;
+      if (unlisten !== null) await unlisten().catch(() => {});
       await db.close();
     },
   };

@@ -31,7 +31,9 @@
  * Unlike PostgREST, a value that cannot be parsed is an error, not the
  * default, and a `jwt-secret` shorter than 32 bytes is a loud warning rather
  * than a startup failure. Error messages never contain the value of
- * `jwt-secret` or `db-uri`.
+ * `jwt-secret` or `db-uri`. A `jwt-secret` starting with `http://` or
+ * `https://` is a key URL (`src/auth/jwks_url.ts`): it must be `https://`,
+ * or `http://` on a loopback host.
  *
  * @module
  */
@@ -43,6 +45,7 @@ import {
   type OpenApiMode,
   type TxEnd,
 } from "./types.ts";
+import { keySetUrl } from "../auth/jwks_url.ts";
 
 /** A configuration that cannot be used; the message is one line naming the key. */
 export class ConfigError extends Error {
@@ -70,6 +73,12 @@ export interface ConfigInput {
    * Returns undefined for an unset variable.
    */
   readonly lookupEnv?: (name: string) => string | undefined;
+  /**
+   * In-database configuration (`db-config`): `ALTER ROLE … SET pgrst.x`
+   * values by PostgREST key (`db-max-rows`). They rank between the config
+   * file and the environment.
+   */
+  readonly dbSettings?: Readonly<Record<string, string>>;
 }
 
 /** The validated configuration and the warnings to print at startup. */
@@ -287,6 +296,12 @@ const SPECS: readonly KeySpec[] = [
   spec("db-anon-role", "dbAnonRole", "role for requests without a JWT", text),
   spec("db-channel", "dbChannel", "LISTEN channel", text),
   spec(
+    "db-pool-automatic-recovery",
+    "dbPoolAutomaticRecovery",
+    "reconnect and reload when the database comes back",
+    boolean,
+  ),
+  spec(
     "db-channel-enabled",
     "dbChannelEnabled",
     "listen for reload notifications",
@@ -433,6 +448,31 @@ const SPECS: readonly KeySpec[] = [
   ),
   spec("server-port", "serverPort", "HTTP port (0: random)", port),
   spec(
+    "server-reuseport",
+    "serverReuseport",
+    "SO_REUSEPORT, for zero-downtime handover",
+    boolean,
+  ),
+  spec(
+    "server-tls-cert",
+    "serverTlsCert",
+    "PEM certificate file: serve HTTPS (and HTTP/2)",
+    text,
+  ),
+  spec("server-tls-key", "serverTlsKey", "PEM private key file", text),
+  spec(
+    "server-unix-socket",
+    "serverUnixSocket",
+    "listen on this unix socket instead of host and port",
+    text,
+  ),
+  spec(
+    "server-unix-socket-mode",
+    "serverUnixSocketMode",
+    "unix socket permissions (octal)",
+    text,
+  ),
+  spec(
     "server-timing-enabled",
     "serverTimingEnabled",
     "send Server-Timing",
@@ -456,13 +496,9 @@ const SPECS: readonly KeySpec[] = [
 const UNSUPPORTED_KEYS: readonly string[] = [
   "admin-server-unix-socket",
   "admin-server-unix-socket-mode",
-  "db-pool-automatic-recovery",
   "db-timezone-enabled",
   "log-query",
   "server-otel-enabled",
-  "server-reuseport",
-  "server-unix-socket",
-  "server-unix-socket-mode",
 ];
 
 const APP_SETTINGS_PREFIX = "app.settings.";
@@ -1036,12 +1072,29 @@ export function parseConfig(input: ConfigInput): ConfigResult {
     }
   }
 
-  // Resolve each key: command line > environment > file > default.
+  // In-database settings (db-config): between the file and the environment.
+  const fromDb = new SourceValues(warnings);
+  for (const [key, value] of Object.entries(input.dbSettings ?? {})) {
+    const known = BY_NAME.get(key);
+    if (known !== undefined) {
+      fromDb.set(known, key, {
+        text: value,
+        where: `pgrst.${key} role setting`,
+      });
+    } else if (key.startsWith(APP_SETTINGS_PREFIX)) {
+      appSettings.set(
+        key.slice(APP_SETTINGS_PREFIX.length).toLowerCase(),
+        value,
+      );
+    }
+  }
+
+  // Resolve each key: command line > environment > database > file > default.
   const config: MutableConfig = { ...DEFAULT_CONFIG };
   const chosen = new Map<string, RawValue>();
   for (const s of SPECS) {
     const raw = cli.values.get(s.key) ?? fromEnv.get(s.key) ??
-      fromFile.get(s.key);
+      fromDb.get(s.key) ?? fromFile.get(s.key);
     if (raw === undefined) continue;
     s.apply(config, raw);
     chosen.set(s.key, raw);
@@ -1093,6 +1146,19 @@ export function parseConfig(input: ConfigInput): ConfigResult {
           "is not valid base64 (jwt-secret-is-base64 is true)",
         );
       }
+    } else if (/^https?:\/\//i.test(config.jwtSecret)) {
+      // Keys from an identity provider (src/auth/jwks_url.ts).
+      try {
+        keySetUrl(config.jwtSecret);
+      } catch {
+        throw invalidValue(
+          "jwt-secret",
+          secretRaw,
+          true,
+          "is not a usable key URL (https://, or http:// only on localhost, 127.0.0.1 or [::1])",
+        );
+      }
+      bytes = null;
     } else {
       bytes = isJsonObject(config.jwtSecret)
         ? null
@@ -1128,7 +1194,10 @@ export function parseConfig(input: ConfigInput): ConfigResult {
  * @throws {ConfigError} as `parseConfig` does, or when the config file
  *   cannot be read
  */
-export function loadConfig(args: readonly string[]): ConfigResult {
+export function loadConfig(
+  args: readonly string[],
+  dbSettings: Readonly<Record<string, string>> = {},
+): ConfigResult {
   const env: Record<string, string> = {};
   let all: Record<string, string> = {};
   if (Deno.permissions.querySync({ name: "env" }).state === "granted") {
@@ -1166,6 +1235,7 @@ export function loadConfig(args: readonly string[]): ConfigResult {
     fileText,
     readFile: readTextFile,
     lookupEnv: getEnv,
+    dbSettings,
   });
 }
 

@@ -339,13 +339,13 @@ Deno.test("parseConfig() ignores non-PGRST variables and warns about unknown PGR
     env: {
       HOME: "/root",
       PGRST_DB_SHEMAS: "x",
-      PGRST_SERVER_UNIX_SOCKET: "/tmp/s",
+      PGRST_LOG_QUERY: "true",
     },
   });
   assert.deepEqual(config, DEFAULT_CONFIG);
   assert.deepEqual(warnings, [
     "Ignoring unknown environment variable PGRST_DB_SHEMAS",
-    "Ignoring PGRST_SERVER_UNIX_SOCKET: pgrest does not support it",
+    "Ignoring PGRST_LOG_QUERY: pgrest does not support it",
   ]);
 });
 
@@ -438,6 +438,12 @@ Deno.test("parseConfig() sets every Config key from its PGRST_ variable", () => 
     PGRST_SERVER_CORS_ALLOWED_ORIGINS: "http://a.com, http://b.com,",
     PGRST_SERVER_HOST: "*6",
     PGRST_SERVER_PORT: "0",
+    PGRST_SERVER_REUSEPORT: "true",
+    PGRST_SERVER_TLS_CERT: "/etc/pgrest/cert.pem",
+    PGRST_SERVER_TLS_KEY: "/etc/pgrest/key.pem",
+    PGRST_SERVER_UNIX_SOCKET: "/run/pgrest.sock",
+    PGRST_SERVER_UNIX_SOCKET_MODE: "600",
+    PGRST_DB_POOL_AUTOMATIC_RECOVERY: "false",
     PGRST_SERVER_TIMING_ENABLED: "true",
     PGRST_SERVER_TRACE_HEADER: "X-Trace",
     PGRST_URL_USE_LEGACY_TARGET_NAMES: "false",
@@ -479,6 +485,12 @@ Deno.test("parseConfig() sets every Config key from its PGRST_ variable", () => 
     serverCorsAllowedOrigins: ["http://a.com", "http://b.com"],
     serverHost: "*6",
     serverPort: 0,
+    serverReuseport: true,
+    serverTlsCert: "/etc/pgrest/cert.pem",
+    serverTlsKey: "/etc/pgrest/key.pem",
+    serverUnixSocket: "/run/pgrest.sock",
+    serverUnixSocketMode: "600",
+    dbPoolAutomaticRecovery: false,
     serverTimingEnabled: true,
     serverTraceHeader: "X-Trace",
     urlUseLegacyTargetNames: false,

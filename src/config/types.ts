@@ -50,6 +50,15 @@ export interface Config {
   readonly jwtCacheMaxEntries: number;
   readonly serverHost: string;
   readonly serverPort: number;
+  /** Listen on this unix socket instead of host/port. */
+  readonly serverUnixSocket: string | null;
+  /** Permissions of the unix socket, octal text (PostgREST default 660). */
+  readonly serverUnixSocketMode: string;
+  readonly serverReuseport: boolean;
+  /** PEM files for HTTPS (HTTP/2 is negotiated with ALPN). */
+  readonly serverTlsCert: string | null;
+  readonly serverTlsKey: string | null;
+  readonly dbPoolAutomaticRecovery: boolean;
   readonly serverTimingEnabled: boolean;
   readonly serverTraceHeader: string | null;
   readonly serverCorsAllowedOrigins: readonly string[] | null;
@@ -98,6 +107,12 @@ export const DEFAULT_CONFIG: Config = {
   jwtCacheMaxEntries: 1000,
   serverHost: "!4",
   serverPort: 3000,
+  serverUnixSocket: null,
+  serverUnixSocketMode: "660",
+  serverReuseport: false,
+  serverTlsCert: null,
+  serverTlsKey: null,
+  dbPoolAutomaticRecovery: true,
   serverTimingEnabled: false,
   serverTraceHeader: null,
   serverCorsAllowedOrigins: null,

@@ -42,6 +42,17 @@ export interface Db {
   transaction(tx: TxRequest): Promise<(readonly Row[])[]>;
   /** Runs one query outside a request transaction (catalog, version). */
   query(text: string, params: readonly unknown[]): Promise<readonly Row[]>;
+  /**
+   * LISTENs on a channel on a dedicated connection that reconnects by
+   * itself; `onListen` runs on every (re)connect.
+   */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onListen: () => void,
+  ): Promise<{ unlisten(): Promise<void> }>;
+  /** Pool usage for metrics. */
+  stats(): { max: number; inUse: number; waiting: number; timeouts: number };
   close(): Promise<void>;
 }
 
@@ -141,17 +152,27 @@ export function createDb(config: Config): Db {
     }
   }
 
+  let inUse = 0;
+  let timeouts = 0;
   function reserve(): Promise<postgres.ReservedSql> {
     return new Promise((resolve, reject) => {
-      const entry = { deadline: Date.now() + timeoutMs, reject };
+      const entry = {
+        deadline: Date.now() + timeoutMs,
+        reject: (e: unknown) => {
+          timeouts++;
+          reject(e);
+        },
+      };
       waiting.add(entry);
       if (watchdog === undefined) {
         watchdog = setInterval(checkDeadlines, Math.min(100, timeoutMs));
       }
       sql.reserve().then((c) => {
         // a connection that arrives after the deadline goes straight back
-        if (waiting.delete(entry)) resolve(c);
-        else c.release();
+        if (waiting.delete(entry)) {
+          inUse++;
+          resolve(c);
+        } else c.release();
       }, (e) => {
         if (waiting.delete(entry)) reject(e);
       });
@@ -211,6 +232,7 @@ export function createDb(config: Config): Db {
       } catch (e) {
         throw mapDriverError(e, tx.authenticated);
       } finally {
+        inUse--;
         conn.release();
       }
     },
@@ -224,6 +246,17 @@ export function createDb(config: Config): Db {
       } catch (e) {
         throw mapDriverError(e, false);
       }
+    },
+    async listen(channel, onNotify, onListen) {
+      const sub = await sql.listen(
+        channel,
+        (payload) => onNotify(payload),
+        onListen,
+      );
+      return { unlisten: () => sub.unlisten() };
+    },
+    stats() {
+      return { max: config.dbPool, inUse, waiting: waiting.size, timeouts };
     },
     async close() {
       if (watchdog !== undefined) clearInterval(watchdog);

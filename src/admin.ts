@@ -1,0 +1,105 @@
+/**
+ * Owns the admin server (`admin-server-port`): `/live` (the process is up),
+ * `/ready` (503 while the schema cache is not loaded or the database is
+ * down), `/config` (the effective configuration, secrets redacted),
+ * `/schema_cache` (a summary) and `/metrics` (Prometheus text).
+ *
+ * @module
+ */
+
+import type { AppState } from "./app.ts";
+import type { Config } from "./config/types.ts";
+
+const REDACTED = "<redacted>";
+
+/** The effective configuration as PostgREST config text, secrets redacted. */
+export function configText(config: Config): string {
+  const lines: string[] = [];
+  const put = (k: string, v: unknown) => {
+    if (v === null) return;
+    const text = Array.isArray(v) ? v.join(",") : String(v);
+    lines.push(`${k} = ${JSON.stringify(text)}`);
+  };
+  put(
+    "db-uri",
+    config.dbUri.replace(/\/\/([^:@/]*):[^@]*@/, "//$1:" + REDACTED + "@"),
+  );
+  put("db-schemas", config.dbSchemas);
+  put("db-anon-role", config.dbAnonRole);
+  put("db-extra-search-path", config.dbExtraSearchPath);
+  put("db-max-rows", config.dbMaxRows);
+  put("db-pool", config.dbPool);
+  put("db-pool-acquisition-timeout", config.dbPoolAcquisitionTimeout);
+  put("db-pre-request", config.dbPreRequest);
+  put("db-tx-end", config.dbTxEnd);
+  put("db-channel", config.dbChannel);
+  put("db-channel-enabled", config.dbChannelEnabled);
+  put("jwt-secret", config.jwtSecret === null ? null : REDACTED);
+  put("jwt-aud", config.jwtAud);
+  put("jwt-role-claim-key", config.jwtRoleClaimKey);
+  put("server-host", config.serverHost);
+  put("server-port", config.serverPort);
+  put("server-unix-socket", config.serverUnixSocket);
+  put("log-level", config.logLevel);
+  for (const [k, v] of Object.entries(config.appSettings)) {
+    put(`app.settings.${k}`, v);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The admin request handler. */
+export function makeAdminHandler(
+  state: AppState,
+): (req: Request) => Response {
+  return function admin(req: Request): Response {
+    const path = new URL(req.url).pathname;
+    const text = (
+      body: string,
+      status = 200,
+      type = "text/plain; charset=utf-8",
+    ) => new Response(body, { status, headers: { "Content-Type": type } });
+    switch (path) {
+      case "/live":
+        return new Response(null, { status: 200 });
+      case "/ready":
+        return new Response(null, {
+          status: state.cache !== null && !state.dbDown ? 200 : 503,
+        });
+      case "/config":
+        return text(configText(state.config));
+      case "/schema_cache": {
+        const c = state.cache;
+        if (c === null) return new Response(null, { status: 503 });
+        const body = {
+          tables: [...c.tables.values()].map((t) => `${t.schema}.${t.name}`),
+          relationships: c.foreignKeys.length,
+          functions: [...c.routines.values()].flat().map((r) =>
+            `${r.schema}.${r.name}`
+          ),
+        };
+        return text(
+          JSON.stringify(body),
+          200,
+          "application/json; charset=utf-8",
+        );
+      }
+      case "/metrics": {
+        const stats = state.db.stats();
+        const m = state.metrics;
+        m.poolMax = stats.max;
+        m.poolInUse = stats.inUse;
+        m.poolWaiting = stats.waiting;
+        m.poolTimeouts = stats.timeouts;
+        const size = (state.auth as { cacheSize?: unknown }).cacheSize;
+        m.jwtCacheEntries = typeof size === "number" ? size : 0;
+        return text(
+          m.render(),
+          200,
+          "text/plain; version=0.0.4; charset=utf-8",
+        );
+      }
+      default:
+        return new Response(null, { status: 404 });
+    }
+  };
+}

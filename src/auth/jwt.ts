@@ -8,6 +8,13 @@
  *   `jwt-secret-is-base64`), a JWK or a JWKS. Keys are imported once, one
  *   WebCrypto key per algorithm the key type allows, so the algorithm is
  *   pinned to the key type: an HS256 token never meets an RSA key.
+ * - Beyond PostgREST, `jwt-secret` may be the URL of a JWKS or of an OpenID
+ *   Connect issuer (`jwks_url.ts` owns fetching, caching and refreshing).
+ *   Only asymmetric keys are taken from a URL (an `oct` key there would let
+ *   anyone who can read it sign tokens). When a token names no known key
+ *   (no key matches its `kid` and `alg`), the keys are refreshed, at most
+ *   once a minute, and the token is checked again. Token headers `jku`,
+ *   `x5u`, `x5c` and `jwk` are ignored: keys come only from `jwt-secret`.
  * - Verification follows the `jose-jwt` library PostgREST uses: a key is a
  *   candidate when its `use` is not `enc`, its `kid` equals the token's (when
  *   the token has one), its `alg` (when set) equals the token's, and its type
@@ -21,7 +28,7 @@
  * @module
  */
 
-import type { Config } from "../config/types.ts";
+import type { Config, LogLevel } from "../config/types.ts";
 import {
   anonymousDisabled,
   isRecord,
@@ -37,6 +44,8 @@ import {
   parseRoleClaimKey,
 } from "./role_claim_key.ts";
 import type { Authenticator, AuthResult } from "./types.ts";
+import { keySetUrl, RemoteKeySet } from "./jwks_url.ts";
+import { log } from "../log.ts";
 
 export {
   DEFAULT_ROLE_CLAIM_KEY,
@@ -278,6 +287,7 @@ interface VerificationKey {
 function parseSecret(config: Config): readonly KeySpec[] | null {
   const text = config.jwtSecret;
   if (text === null || text === "") return null;
+  if (secretUrl(config) !== null) return [];
   const bytes = config.jwtSecretIsBase64
     ? decodeSecretBase64(text)
     : utf8(text);
@@ -461,6 +471,44 @@ async function importVerificationKey(spec: KeySpec): Promise<VerificationKey> {
   return { kid: spec.kid, use: spec.use, byAlg };
 }
 
+/**
+ * The key URL `jwt-secret` names, or null for a secret, JWK or JWKS. A
+ * base64 secret (`jwt-secret-is-base64`) is never a URL.
+ *
+ * @throws {Error} for an `http://` URL off the loopback host, or a bad URL
+ */
+function secretUrl(config: Config): URL | null {
+  const text = config.jwtSecret;
+  if (text === null || config.jwtSecretIsBase64) return null;
+  return keySetUrl(text);
+}
+
+/**
+ * Imports the keys of a JWKS fetched from a URL. Unlike a configured JWKS,
+ * a key that cannot be read or imported is skipped rather than fatal, and
+ * `oct` (HMAC) keys are always skipped: a published symmetric key would let
+ * anyone sign tokens.
+ */
+async function importRemoteKeys(
+  jwks: Readonly<Record<string, unknown>>,
+): Promise<readonly VerificationKey[]> {
+  const entries: unknown = jwks["keys"];
+  if (!Array.isArray(entries)) return [];
+  const list: readonly unknown[] = entries;
+  const keys: VerificationKey[] = [];
+  for (const [i, raw] of list.entries()) {
+    if (!isRecord(raw) || raw["kty"] === "oct") continue;
+    try {
+      const spec = parseJwk(raw, `JWKS key ${i}`);
+      if (spec === null || spec.kty === "oct") continue;
+      keys.push(await importVerificationKey(spec));
+    } catch {
+      // An unusable key is skipped; the set fails only when none is left.
+    }
+  }
+  return keys;
+}
+
 // ------------------------------------------------------------------ cache
 
 /** A bounded map that evicts the least recently used entry. */
@@ -496,6 +544,11 @@ export class LruCache<K, V> {
     }
     this.#map.set(key, value);
   }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.#map.clear();
+  }
 }
 
 // ---------------------------------------------------------- authenticator
@@ -504,6 +557,29 @@ export class LruCache<K, V> {
 export interface JwtAuthenticator extends Authenticator {
   /** Tokens currently held in the verification cache. */
   readonly cacheSize: number;
+  /** Stops background key fetches (a key URL only); safe to call twice. */
+  close(): void;
+}
+
+/**
+ * I/O and timing of {@linkcode createAuthenticator}, used only when
+ * `jwt-secret` is a key URL. Every field has a default.
+ */
+export interface AuthenticatorOptions {
+  /** Fetches the keys; default `globalThis.fetch`. */
+  readonly fetch?: typeof fetch;
+  /** The clock for refresh rate limiting, in ms; default `Date.now`. */
+  readonly now?: () => number;
+  /** Deadline of one key fetch (start-up included); default 5000 ms. */
+  readonly fetchTimeoutMs?: number;
+  /** Least time between refreshes for unknown keys; default 60000 ms. */
+  readonly refreshIntervalMs?: number;
+  /** First background retry delay after a failed start; default 1000 ms. */
+  readonly retryInitialMs?: number;
+  /** Cap of the background retry delay; default 60000 ms. */
+  readonly retryMaxMs?: number;
+  /** Where key fetch failures are reported; default stderr at `log-level`. */
+  readonly log?: (level: LogLevel, message: string) => void;
 }
 
 type Claims = Readonly<Record<string, unknown>>;
@@ -513,21 +589,57 @@ const NO_CLAIMS: Claims = Object.freeze({});
 /**
  * Imports the keys of `jwt-secret` and parses `jwt-role-claim-key` once.
  *
+ * When `jwt-secret` is a key URL, the first fetch is awaited (up to
+ * `fetchTimeoutMs`); if it fails the authenticator starts without keys,
+ * rejects every token with PGRST301 and retries in the background.
+ *
  * @throws {Error} when `jwt-secret` or `jwt-role-claim-key` is invalid
  */
 export async function createAuthenticator(
   config: Config,
+  options: AuthenticatorOptions = {},
 ): Promise<JwtAuthenticator> {
   const rolePath: JsPath = config.jwtRoleClaimKey === ""
     ? DEFAULT_ROLE_CLAIM_KEY
     : parseRoleClaimKey(config.jwtRoleClaimKey);
-  const specs = parseSecret(config);
-  const keys = specs === null
-    ? null
-    : await Promise.all(specs.map(importVerificationKey));
+  const url = secretUrl(config);
+  let staticKeys: readonly VerificationKey[] | null = null;
+  let remote: RemoteKeySet<VerificationKey> | null = null;
+  if (url === null) {
+    const specs = parseSecret(config);
+    staticKeys = specs === null
+      ? null
+      : await Promise.all(specs.map(importVerificationKey));
+  } else {
+    const logLevel = config.logLevel;
+    remote = new RemoteKeySet(url, importRemoteKeys, {
+      fetch: options.fetch ?? globalThis.fetch,
+      now: options.now ?? Date.now,
+      timeoutMs: options.fetchTimeoutMs ?? 5_000,
+      minRefreshIntervalMs: options.refreshIntervalMs ?? 60_000,
+      retryInitialMs: options.retryInitialMs ?? 1_000,
+      retryMaxMs: options.retryMaxMs ?? 60_000,
+      log: options.log ??
+        ((level: LogLevel, message: string) => log(level, message, logLevel)),
+    });
+    await remote.start();
+  }
   const cache = new LruCache<string, Claims>(config.jwtCacheMaxEntries);
   const anonRole = config.dbAnonRole;
   const audience = config.jwtAud;
+  let seenKeys: readonly VerificationKey[] | null = remote?.keys ?? null;
+
+  /** The current keys; null when no secret is configured. */
+  function currentKeys(): readonly VerificationKey[] | null {
+    if (remote === null) return staticKeys;
+    const keys = remote.keys;
+    // Tokens verified with keys that were since replaced are checked again.
+    if (keys !== seenKeys) {
+      cache.clear();
+      seenKeys = keys;
+    }
+    return keys;
+  }
 
   async function claimsOf(
     keys: readonly VerificationKey[],
@@ -540,7 +652,15 @@ export async function createAuthenticator(
     }
     const cached = cache.get(token);
     if (cached !== undefined) return cached;
-    const claims = await verifyToken(keys, parts);
+    const decoded = decodeToken(parts);
+    let candidates = candidateKeys(keys, decoded);
+    if (candidates.length === 0 && remote !== null) {
+      // An unknown key: maybe the provider rotated its keys.
+      await remote.refreshIfAllowed();
+      const fresh = currentKeys() ?? [];
+      candidates = candidateKeys(fresh, decoded);
+    }
+    const claims = await verifyDecoded(candidates, decoded);
     cache.set(token, claims);
     return claims;
   }
@@ -548,6 +668,10 @@ export async function createAuthenticator(
   return {
     get cacheSize(): number {
       return cache.size;
+    },
+
+    close(): void {
+      remote?.close();
     },
 
     async authenticate(
@@ -559,6 +683,7 @@ export async function createAuthenticator(
         if (anonRole === null) throw anonymousDisabled();
         return { role: anonRole, claims: NO_CLAIMS, authenticated: false };
       }
+      const keys = currentKeys();
       if (keys === null) throw missingJwtSecret();
       const claims = await claimsOf(keys, token);
       validateClaims(claims, nowSeconds, { audience });
@@ -581,10 +706,21 @@ function bearerToken(authorization: string | null): string | null {
   return (m[2] ?? "").replace(/^[ \t\n\v\f\r\u00a0]+/, "");
 }
 
-async function verifyToken(
-  keys: readonly VerificationKey[],
-  parts: readonly string[],
-): Promise<Claims> {
+/** A token whose header and parts parsed, before its signature is checked. */
+interface DecodedToken {
+  readonly alg: string;
+  readonly spec: AlgSpec;
+  readonly kid: string | undefined;
+  readonly payload: Uint8Array<ArrayBuffer>;
+  readonly signature: Uint8Array<ArrayBuffer>;
+  readonly signed: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Parses the header and the parts of a token. Header parameters other than
+ * `alg`, `kid` and `crit` (`jku`, `x5u`, `jwk`, ...) are never used.
+ */
+function decodeToken(parts: readonly string[]): DecodedToken {
   const [h = "", p = "", s = ""] = parts;
   const header = parseJsonBytes(base64UrlDecode(h));
   if (!isRecord(header)) fail({ kind: "badCrypto" });
@@ -604,17 +740,32 @@ async function verifyToken(
   const payload = base64UrlDecode(p);
   const signature = base64UrlDecode(s);
   if (payload === null || signature === null) fail({ kind: "badCrypto" });
+  const signed = new TextEncoder().encode(`${h}.${p}`);
+  return { alg, spec, kid, payload, signature, signed };
+}
 
-  const candidates = keys.filter((k) =>
-    k.use !== "enc" && (kid === undefined || k.kid === kid) && k.byAlg.has(alg)
+/** The keys that may have signed the token, in order. */
+function candidateKeys(
+  keys: readonly VerificationKey[],
+  t: DecodedToken,
+): readonly VerificationKey[] {
+  return keys.filter((k) =>
+    k.use !== "enc" && (t.kid === undefined || k.kid === t.kid) &&
+    k.byAlg.has(t.alg)
   );
+}
+
+async function verifyDecoded(
+  candidates: readonly VerificationKey[],
+  t: DecodedToken,
+): Promise<Claims> {
+  const { alg, spec, payload, signature, signed } = t;
   if (candidates.length === 0) {
     fail({
       kind: "keyError",
       details: "No suitable key was found to decode the JWT",
     });
   }
-  const signed = new TextEncoder().encode(`${h}.${p}`);
   let verified = false;
   for (const k of candidates) {
     const key = k.byAlg.get(alg);
@@ -688,6 +839,12 @@ async function signingKey(config: Config): Promise<CryptoKey> {
     cached.base64 === config.jwtSecretIsBase64
   ) {
     return cached.key;
+  }
+  if (secretUrl(config) !== null) {
+    throw new PgrstError(500, "PGRST300", "Server lacks JWT secret", {
+      details:
+        "Signing a JWT needs an HMAC secret (HS256), but jwt-secret is the URL of keys from an identity provider",
+    });
   }
   const specs = parseSecret(config) ?? [];
   const oct = specs.find((s) =>

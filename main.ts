@@ -9,7 +9,8 @@
  * @module
  */
 
-import { makeAdminHandler } from "./src/admin.ts";
+import { configText, makeAdminHandler, schemaJson } from "./src/admin.ts";
+import { EXAMPLE_CONFIG } from "./src/config/example.ts";
 import {
   cliAction,
   ConfigError,
@@ -18,7 +19,12 @@ import {
 } from "./src/config/config.ts";
 import type { Config } from "./src/config/types.ts";
 import { log } from "./src/log.ts";
-import { fetchDbSettings, makeHandler, startApp } from "./src/server.ts";
+import {
+  bindAddress,
+  fetchDbSettings,
+  makeHandler,
+  startApp,
+} from "./src/server.ts";
 
 export const VERSION = "0.1.0";
 
@@ -59,6 +65,32 @@ function serve(
   return Deno.serve(tcp, handler);
 }
 
+/** `--ready`: asks the admin server's /ready; 0 when it answers 200. */
+async function probeReady(config: Config): Promise<number> {
+  if (config.adminServerPort === null) {
+    log("crit", "pgrest: --ready needs admin-server-port");
+    return 1;
+  }
+  const host = bindAddress(config.adminServerHost ?? config.serverHost);
+  const target = host === "0.0.0.0"
+    ? "127.0.0.1"
+    : host === "::"
+    ? "[::1]"
+    : host;
+  try {
+    const res = await fetch(
+      `http://${target}:${config.adminServerPort}/ready`,
+      {
+        signal: AbortSignal.timeout(5000),
+      },
+    );
+    await res.body?.cancel();
+    return res.status === 200 ? 0 : 1;
+  } catch {
+    return 1;
+  }
+}
+
 function configError(e: unknown): number {
   if (e instanceof ConfigError) {
     log("crit", `pgrest: ${e.message}`);
@@ -82,6 +114,10 @@ async function main(args: readonly string[]): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(`pgrest ${VERSION}\n`));
     return 0;
   }
+  if (action === "example") {
+    await Deno.stdout.write(new TextEncoder().encode(EXAMPLE_CONFIG));
+    return 0;
+  }
   let loaded;
   try {
     loaded = loadConfig(args);
@@ -89,6 +125,11 @@ async function main(args: readonly string[]): Promise<number> {
     return configError(e);
   }
   const { config, warnings } = loaded;
+  if (action === "dump-config") {
+    await Deno.stdout.write(new TextEncoder().encode(configText(config)));
+    return 0;
+  }
+  if (action === "ready") return await probeReady(config);
   for (const w of warnings) log("warn", w, config.logLevel, true);
   if ((config.serverTlsCert === null) !== (config.serverTlsKey === null)) {
     log("crit", "pgrest: server-tls-cert and server-tls-key go together");
@@ -109,6 +150,16 @@ async function main(args: readonly string[]): Promise<number> {
   } catch (e) {
     log("crit", `pgrest: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
+  }
+  if (action === "dump-schema") {
+    const cache = app.state.cache;
+    await app.close();
+    if (cache === null) {
+      log("crit", "pgrest: could not load the schema cache");
+      return 1;
+    }
+    await Deno.stdout.write(new TextEncoder().encode(schemaJson(cache) + "\n"));
+    return 0;
   }
   const server = serve(config, app.hostname, makeHandler(app.state));
   let admin: Deno.HttpServer | null = null;

@@ -9,6 +9,7 @@
 
 import type { AppState } from "./app.ts";
 import type { Config } from "./config/types.ts";
+import type { SchemaCache } from "./schema_cache/types.ts";
 
 const REDACTED = "<redacted>";
 
@@ -45,6 +46,31 @@ export function configText(config: Config): string {
     put(`app.settings.${k}`, v);
   }
   return lines.join("\n") + "\n";
+}
+
+/** The schema cache as JSON (for `/schema_cache` and `--dump-schema`). */
+export function schemaJson(c: SchemaCache): string {
+  return JSON.stringify({
+    tables: [...c.tables.values()].map((t) => ({
+      schema: t.schema,
+      name: t.name,
+      isView: t.isView,
+      primaryKey: t.primaryKey,
+      columns: t.columns.map((col) => ({
+        name: col.name,
+        type: col.type,
+        nullable: col.nullable,
+      })),
+    })),
+    relationships: c.foreignKeys,
+    functions: [...c.routines.values()].flat().map((r) => ({
+      schema: r.schema,
+      name: r.name,
+      params: r.params,
+      returns: `${r.returnTypeSchema}.${r.returnTypeName}`,
+      set: r.returnsSet,
+    })),
+  });
 }
 
 /** The admin request handler. */

@@ -17,6 +17,7 @@ import { PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import type { MutatePlan } from "./plan/mutate.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
 import { corsHeaders } from "./response/cors.ts";
+import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { mutateStatement } from "./query/mutate.ts";
 import { preRequestStatement, renderTxVars } from "./query/pre_query.ts";
@@ -169,6 +170,7 @@ async function execute(
   const statements = preludeStatements(config, req, auth, raw);
   const mainIndex = statements.length;
   statements.push(render(readStatement(plan)));
+  logQuery(config, statements[mainIndex]);
   const planned = plan.count === "planned" || plan.count === "estimated";
   if (planned) statements.push(render(plannedCountStatement(plan)));
   timer.lap("plan");
@@ -237,6 +239,7 @@ async function executeMutation(
   const statements = preludeStatements(config, req, auth, raw);
   const mainIndex = statements.length;
   statements.push(render(mutateStatement(plan)));
+  logQuery(config, statements[mainIndex]);
   timer.lap("plan");
   // a failed check (singular response, max-affected) rolls the write back
   const check: { failure: PgrstError | null } = { failure: null };
@@ -310,11 +313,51 @@ export function splitUrl(url: string): { path: string; search: string } {
   return { path: url.slice(slash, q), search: url.slice(q + 1, end) };
 }
 
+/** `log-query = main-query`: the statement's text, never its parameters. */
+function logQuery(config: Config, st: Statement | undefined): void {
+  if (config.logQuery === "main-query" && st !== undefined) {
+    log("info", st.text, config.logLevel, true);
+  }
+}
+
+/**
+ * One access-log line, as PostgREST logs: `error` logs 5xx responses,
+ * `warn` 4xx and 5xx, `info` and `debug` every request. Never the
+ * Authorization header or a body.
+ */
+function accessLog(
+  config: Config,
+  request: Request,
+  info: { remoteAddr: Deno.Addr } | undefined,
+  status: number,
+): void {
+  const level = config.logLevel;
+  if (level === "crit") return;
+  if (level === "error" && status < 500) return;
+  if (level === "warn" && status < 400) return;
+  const addr = info?.remoteAddr;
+  const who = addr !== undefined && "hostname" in addr ? addr.hostname : "-";
+  const { path, search } = splitUrl(request.url);
+  const target = search === "" ? path : `${path}?${search}`;
+  const ua = request.headers.get("user-agent") ?? "";
+  log(
+    status >= 500 ? "error" : status >= 400 ? "warn" : "info",
+    `${who} - - "${request.method} ${target} HTTP/1.1" ${status} "${ua}"`,
+    level,
+  );
+}
+
 /** Builds the HTTP handler. */
 export function makeHandler(
   state: AppState,
-): (request: Request) => Promise<Response> {
-  return async function handle(request: Request): Promise<Response> {
+): (
+  request: Request,
+  info?: { remoteAddr: Deno.Addr },
+) => Promise<Response> {
+  return async function handle(
+    request: Request,
+    info?: { remoteAddr: Deno.Addr },
+  ): Promise<Response> {
     const { config } = state;
     const timer = new Timer(config.serverTimingEnabled);
     try {
@@ -347,6 +390,7 @@ export function makeHandler(
       );
       timer.lap("response");
       state.metrics.countRequest(res.status);
+      accessLog(config, request, info, res.status);
       return toResponse(
         res,
         config.serverTimingEnabled ? timer : null,
@@ -360,6 +404,7 @@ export function makeHandler(
       const err = e instanceof PgrstError ? e : unexpected(e);
       if (err.code === "PGRST001") state.onConnectionError();
       state.metrics.countRequest(err.status);
+      accessLog(config, request, info, err.status);
       const res = errorResponse(err, config);
       return toResponse(
         request.method === "HEAD" ? { ...res, body: null } : res,

@@ -89,7 +89,14 @@ export interface ConfigResult {
 }
 
 /** What the command line asks for before any configuration is read. */
-export type CliAction = "run" | "help" | "version";
+export type CliAction =
+  | "run"
+  | "help"
+  | "version"
+  | "example"
+  | "dump-config"
+  | "dump-schema"
+  | "ready";
 
 // ---------------------------------------------------------------- key table
 
@@ -266,6 +273,10 @@ const OPENAPI_MODE: readonly OpenApiMode[] = [
   "disabled",
 ];
 const VERBOSITY: readonly ("verbose" | "minimal")[] = ["verbose", "minimal"];
+const LOG_QUERY: readonly ("disabled" | "main-query")[] = [
+  "disabled",
+  "main-query",
+];
 
 /** Every key of `Config` except `appSettings`, in PostgREST's names. */
 const SPECS: readonly KeySpec[] = [
@@ -295,6 +306,12 @@ const SPECS: readonly KeySpec[] = [
   ),
   spec("db-anon-role", "dbAnonRole", "role for requests without a JWT", text),
   spec("db-channel", "dbChannel", "LISTEN channel", text),
+  spec(
+    "log-query",
+    "logQuery",
+    "disabled | main-query (log each main SQL statement, no parameters)",
+    oneOf(LOG_QUERY),
+  ),
   spec(
     "db-pool-automatic-recovery",
     "dbPoolAutomaticRecovery",
@@ -497,7 +514,6 @@ const UNSUPPORTED_KEYS: readonly string[] = [
   "admin-server-unix-socket",
   "admin-server-unix-socket-mode",
   "db-timezone-enabled",
-  "log-query",
   "server-otel-enabled",
 ];
 
@@ -575,7 +591,7 @@ interface CliFlag {
   readonly long: string;
   readonly short: string | null;
   /** The config key it sets, or a special meaning. */
-  readonly target: string | "config" | "help" | "version";
+  readonly target: string | "config" | "help" | "version" | "action";
   /** Placeholder for the value, or null for a switch. */
   readonly arg: string | null;
   readonly doc: string;
@@ -652,6 +668,34 @@ const CLI_FLAGS: readonly CliFlag[] = [
     target: "version",
     arg: null,
     doc: "print the version and exit",
+  },
+  {
+    long: "example",
+    short: null,
+    target: "action",
+    arg: null,
+    doc: "print an example config file and exit",
+  },
+  {
+    long: "dump-config",
+    short: null,
+    target: "action",
+    arg: null,
+    doc: "print the effective configuration (secrets redacted) and exit",
+  },
+  {
+    long: "dump-schema",
+    short: null,
+    target: "action",
+    arg: null,
+    doc: "print the schema cache as JSON and exit",
+  },
+  {
+    long: "ready",
+    short: null,
+    target: "action",
+    arg: null,
+    doc: "exit 0 when the admin server's /ready answers 200, else 1",
   },
 ];
 
@@ -756,6 +800,17 @@ function parseCli(args: readonly string[]): CliParse {
         break;
       case "version":
         if (action !== "help") action = "version";
+        break;
+      case "action":
+        if (action === "run") {
+          action = flag.long === "example"
+            ? "example"
+            : flag.long === "dump-config"
+            ? "dump-config"
+            : flag.long === "dump-schema"
+            ? "dump-schema"
+            : "ready";
+        }
         break;
       case "config":
         setConfigPath(value ?? "", written);

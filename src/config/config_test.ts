@@ -286,13 +286,13 @@ Deno.test("parseConfig() reports file syntax errors with the line", () => {
 
 Deno.test("parseConfig() warns about unknown and unsupported file keys and ignores them", () => {
   const { config, warnings } = parse({
-    fileText: 'db-shemas = "api"\nlog-query = true\ndb-pool = 4\n',
+    fileText: 'db-shemas = "api"\nserver-otel-enabled = true\ndb-pool = 4\n',
   });
   assert.deepEqual(config.dbSchemas, ["public"]);
   assert.deepEqual(config.dbPool, 4);
   assert.deepEqual(warnings, [
     'Ignoring unknown config key "db-shemas" (config file line 1)',
-    "Ignoring log-query (config file line 2): pgrest does not support it",
+    "Ignoring server-otel-enabled (config file line 2): pgrest does not support it",
   ]);
 });
 
@@ -339,13 +339,13 @@ Deno.test("parseConfig() ignores non-PGRST variables and warns about unknown PGR
     env: {
       HOME: "/root",
       PGRST_DB_SHEMAS: "x",
-      PGRST_LOG_QUERY: "true",
+      PGRST_SERVER_OTEL_ENABLED: "true",
     },
   });
   assert.deepEqual(config, DEFAULT_CONFIG);
   assert.deepEqual(warnings, [
     "Ignoring unknown environment variable PGRST_DB_SHEMAS",
-    "Ignoring PGRST_LOG_QUERY: pgrest does not support it",
+    "Ignoring PGRST_SERVER_OTEL_ENABLED: pgrest does not support it",
   ]);
 });
 
@@ -432,6 +432,7 @@ Deno.test("parseConfig() sets every Config key from its PGRST_ variable", () => 
     PGRST_JWT_SECRET: "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY=",
     PGRST_JWT_SECRET_IS_BASE64: "1",
     PGRST_LOG_LEVEL: "debug",
+    PGRST_LOG_QUERY: "main-query",
     PGRST_OPENAPI_MODE: "ignore-privileges",
     PGRST_OPENAPI_SECURITY_ACTIVE: "on",
     PGRST_OPENAPI_SERVER_PROXY_URI: "http://proxy:8080/api",
@@ -479,6 +480,7 @@ Deno.test("parseConfig() sets every Config key from its PGRST_ variable", () => 
     jwtSecret: "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY=",
     jwtSecretIsBase64: true,
     logLevel: "debug",
+    logQuery: "main-query",
     openapiMode: "ignore-privileges",
     openapiSecurityActive: true,
     openapiServerProxyUri: "http://proxy:8080/api",

@@ -65,6 +65,8 @@ export interface Config {
   readonly adminServerPort: number | null;
   readonly adminServerHost: string | null;
   readonly logLevel: LogLevel;
+  /** `main-query` logs each request's main SQL statement (never parameters). */
+  readonly logQuery: "disabled" | "main-query";
   readonly openapiMode: OpenApiMode;
   readonly openapiSecurityActive: boolean;
   readonly openapiServerProxyUri: string | null;
@@ -119,6 +121,7 @@ export const DEFAULT_CONFIG: Config = {
   adminServerPort: null,
   adminServerHost: null,
   logLevel: "error",
+  logQuery: "disabled",
   openapiMode: "follow-privileges",
   openapiSecurityActive: false,
   openapiServerProxyUri: null,

@@ -76,8 +76,25 @@ export function schemaJson(c: SchemaCache): string {
 /** The admin request handler. */
 export function makeAdminHandler(
   state: AppState,
-): (req: Request) => Response {
-  return function admin(req: Request): Response {
+): (req: Request) => Promise<Response> {
+  /** The database answers `select 1` within a second. */
+  async function databaseUp(): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        state.db.query("select 1", []),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("timeout")), 1000);
+        }),
+      ]);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return async function admin(req: Request): Promise<Response> {
     const path = new URL(req.url).pathname;
     const text = (
       body: string,
@@ -87,10 +104,11 @@ export function makeAdminHandler(
     switch (path) {
       case "/live":
         return new Response(null, { status: 200 });
-      case "/ready":
-        return new Response(null, {
-          status: state.cache !== null && !state.dbDown ? 200 : 503,
-        });
+      case "/ready": {
+        const up = state.cache !== null && await databaseUp();
+        if (!up) state.onConnectionError();
+        return new Response(null, { status: up ? 200 : 503 });
+      }
       case "/config":
         return text(configText(state.config));
       case "/schema_cache": {

@@ -15,6 +15,7 @@ import type { Config } from "./config/types.ts";
 import type { Db, Row } from "./db/pool.ts";
 import { PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import type { MutatePlan } from "./plan/mutate.ts";
+import type { OutputMedia } from "./plan/negotiate.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
 import { corsHeaders } from "./response/cors.ts";
 import { log } from "./log.ts";
@@ -171,6 +172,11 @@ async function execute(
   const mainIndex = statements.length;
   statements.push(render(readStatement(plan)));
   logQuery(config, statements[mainIndex]);
+  if (plan.media.explain !== undefined) {
+    return await explain(state, req, plan.media, statements, auth, end, {
+      readOnly: req.method === "GET" || req.method === "HEAD",
+    });
+  }
   const planned = plan.count === "planned" || plan.count === "estimated";
   if (planned) statements.push(render(plannedCountStatement(plan)));
   timer.lap("plan");
@@ -240,6 +246,11 @@ async function executeMutation(
   const mainIndex = statements.length;
   statements.push(render(mutateStatement(plan)));
   logQuery(config, statements[mainIndex]);
+  if (plan.media.explain !== undefined) {
+    return await explain(state, req, plan.media, statements, auth, end, {
+      readOnly: false,
+    });
+  }
   timer.lap("plan");
   // a failed check (singular response, max-affected) rolls the write back
   const check: { failure: PgrstError | null } = { failure: null };
@@ -311,6 +322,47 @@ export function splitUrl(url: string): { path: string; search: string } {
   const q = url.indexOf("?", slash);
   if (q < 0 || q > end) return { path: url.slice(slash, end), search: "" };
   return { path: url.slice(slash, q), search: url.slice(q + 1, end) };
+}
+
+/**
+ * Answers `application/vnd.pgrst.plan`: the EXPLAIN of the request's main
+ * statement (the last of `statements`), with the options asked for.
+ */
+async function explain(
+  state: AppState,
+  req: ApiRequest,
+  media: OutputMedia,
+  statements: Statement[],
+  auth: AuthResult,
+  end: "commit" | "rollback",
+  opts: { readOnly: boolean },
+): Promise<ApiResponse> {
+  const ex = media.explain;
+  const main = statements[statements.length - 1];
+  if (ex === undefined || main === undefined) throw new Error("no statement");
+  const flags = [
+    ex.format === "json" ? "FORMAT JSON" : "FORMAT TEXT",
+    ...ex.options.map((o) => o.toUpperCase()),
+  ].join(", ");
+  statements[statements.length - 1] = {
+    text: `EXPLAIN (${flags}) ${main.text}`,
+    params: main.params,
+  };
+  const results = await state.db.transaction({
+    readOnly: opts.readOnly,
+    statements,
+    end,
+    authenticated: auth.authenticated && auth.role !== state.config.dbAnonRole,
+  });
+  const rows = results[statements.length - 1] ?? [];
+  const planValue = rows[0]?.["QUERY PLAN"];
+  const body = ex.format === "json"
+    ? (typeof planValue === "string"
+      ? planValue
+      : JSON.stringify(planValue ?? null))
+    : rows.map((r) => String(r["QUERY PLAN"] ?? "")).join("\n");
+  void req;
+  return { status: 200, headers: [["Content-Type", media.contentType]], body };
 }
 
 /** `log-query = main-query`: the statement's text, never its parameters. */

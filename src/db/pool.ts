@@ -110,11 +110,12 @@ export function createDb(config: Config): Db {
     // parameters ("true" became 'f', "20190101" an Invalid Date): pass them
     // through as they are.
     types: {
+      // json results stay text: bodies pass through without a re-parse
       pgrstJson: {
         to: 114,
         from: [114, 3802],
         serialize: passJson,
-        parse: (x: string) => JSON.parse(x),
+        parse: (x: string) => x,
       },
       pgrstBool: {
         to: 16,

@@ -242,7 +242,9 @@ export function planMutation(
     returnMode,
     read,
     returning,
-    media: negotiate(req.accept, "read"),
+    media: negotiate(req.accept, "read", {
+      planEnabled: config.dbPlanEnabled,
+    }),
     count: req.prefs.count,
     noop,
     applied: {

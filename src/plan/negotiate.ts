@@ -15,6 +15,70 @@ export interface OutputMedia {
   readonly stripNulls: boolean;
   /** The Content-Type header value. */
   readonly contentType: string;
+  /**
+   * Set for `application/vnd.pgrst.plan`: the EXPLAIN of the statement that
+   * would produce `kind` is returned instead.
+   */
+  readonly explain?: {
+    readonly format: "json" | "text";
+    readonly options: readonly ExplainOption[];
+  };
+}
+
+/** EXPLAIN options a client may ask for. */
+export type ExplainOption =
+  | "analyze"
+  | "verbose"
+  | "settings"
+  | "buffers"
+  | "wal";
+const EXPLAIN_OPTIONS: readonly ExplainOption[] = [
+  "analyze",
+  "verbose",
+  "settings",
+  "buffers",
+  "wal",
+];
+
+function paramValue(mt: string, name: string): string | null {
+  for (const p of mt.split(";").slice(1)) {
+    const i = p.indexOf("=");
+    if (i < 0) continue;
+    if (p.slice(0, i).trim().toLowerCase() === name) {
+      return p.slice(i + 1).trim().replace(/^"(.*)"$/, "$1");
+    }
+  }
+  return null;
+}
+
+/** The plan media type, or null when `mt` is not one. */
+function planMedia(
+  mt: string,
+  action: "read" | "scalar" | "xml",
+): OutputMedia | null {
+  const base = (mt.split(";")[0] ?? "").trim();
+  let format: "json" | "text";
+  if (base === "application/vnd.pgrst.plan+json") format = "json";
+  else if (
+    base === "application/vnd.pgrst.plan+text" ||
+    base === "application/vnd.pgrst.plan"
+  ) format = "text";
+  else return null;
+  const forType = paramValue(mt, "for") ?? "application/json";
+  const inner = negotiate([forType], action, { planEnabled: false });
+  const options: ExplainOption[] = [];
+  for (const o of (paramValue(mt, "options") ?? "").split("|")) {
+    const found = EXPLAIN_OPTIONS.find((x) => x === o.trim().toLowerCase());
+    if (found !== undefined && !options.includes(found)) options.push(found);
+  }
+  const innerType = (inner.contentType.split(";")[0] ?? "").trim();
+  const opts = options.length > 0 ? `; options=${options.join("|")}` : "";
+  return {
+    ...inner,
+    contentType:
+      `application/vnd.pgrst.plan+${format}; for="${innerType}"${opts}; charset=utf-8`,
+    explain: { format, options },
+  };
 }
 
 const JSON_CT = "application/json; charset=utf-8";
@@ -34,8 +98,13 @@ function params(mt: string): { base: string; nullsStripped: boolean } {
 export function negotiate(
   accept: readonly string[],
   action: "read" | "scalar" | "xml",
+  opts: { readonly planEnabled: boolean } = { planEnabled: false },
 ): OutputMedia {
   for (const mt of accept) {
+    if (opts.planEnabled) {
+      const plan = planMedia(mt, action);
+      if (plan !== null) return plan;
+    }
     const { base, nullsStripped } = params(mt);
     switch (base) {
       case "*/*":

@@ -519,7 +519,9 @@ export function planRequest(
     : call.shape === "scalar"
     ? "scalar"
     : "read";
-  const media = negotiate(req.accept, raw);
+  const media = negotiate(req.accept, raw, {
+    planEnabled: config.dbPlanEnabled,
+  });
   return {
     kind: "read",
     call,

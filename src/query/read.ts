@@ -655,15 +655,15 @@ export function bodySql(
     case "void":
       return sql`''`;
     case "scalar":
-      return sql`coalesce((json_agg(${value})->0)::text, 'null')`;
+      return sql`coalesce(json_agg(${value})->0, 'null')`;
     case "scalar-set":
       if (plan.media.kind !== "csv") {
-        return sql`coalesce(json_agg(${value}), '[]')::text`;
+        return sql`coalesce(json_agg(${value}), '[]')`;
       }
       break;
     case "single":
       if (plan.media.kind !== "csv") {
-        return sql`coalesce((json_agg(_postgrest_t)->0)::text, 'null')`;
+        return sql`coalesce(json_agg(_postgrest_t)->0, 'null')`;
       }
       break;
     case "set":
@@ -674,9 +674,9 @@ export function bodySql(
     : sql`_postgrest_t`;
   switch (plan.media.kind) {
     case "json":
-      return sql`coalesce(json_agg(${row}), '[]')::text`;
+      return sql`coalesce(json_agg(${row}), '[]')`;
     case "singular":
-      return sql`coalesce((json_agg(${row})->0)::text, '')`;
+      return sql`coalesce(json_agg(${row})->0, 'null')`;
     case "csv":
       return CSV_BODY;
   }

@@ -679,28 +679,28 @@ Deno.test("countSql() counts without select list, order or range", () => {
 Deno.test("bodySql() builds JSON arrays, single objects, stripped nulls and CSV", () => {
   assert.equal(
     render(bodySql({ media: JSON_MEDIA, call: null })).text,
-    "coalesce(json_agg(_postgrest_t), '[]')::text",
+    "coalesce(json_agg(_postgrest_t), '[]')",
   );
   assert.equal(
     render(bodySql({
       media: { kind: "json", stripNulls: true, contentType: "x" },
       call: null,
     })).text,
-    "coalesce(json_agg(json_strip_nulls(row_to_json(_postgrest_t))), '[]')::text",
+    "coalesce(json_agg(json_strip_nulls(row_to_json(_postgrest_t))), '[]')",
   );
   assert.equal(
     render(bodySql({
       media: { kind: "singular", stripNulls: false, contentType: "x" },
       call: null,
     })).text,
-    "coalesce((json_agg(_postgrest_t)->0)::text, '')",
+    "coalesce(json_agg(_postgrest_t)->0, 'null')",
   );
   assert.equal(
     render(bodySql({
       media: { kind: "singular", stripNulls: true, contentType: "x" },
       call: null,
     })).text,
-    "coalesce((json_agg(json_strip_nulls(row_to_json(_postgrest_t)))->0)::text, '')",
+    "coalesce(json_agg(json_strip_nulls(row_to_json(_postgrest_t)))->0, 'null')",
   );
   const csv = render(bodySql({
     media: { kind: "csv", stripNulls: false, contentType: "text/csv" },
@@ -718,7 +718,7 @@ Deno.test("readStatement() wraps the source and reads the response GUCs", () => 
   });
   const tail =
     " AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, " +
-    "coalesce(json_agg(_postgrest_t), '[]')::text AS body, " +
+    "coalesce(json_agg(_postgrest_t), '[]') AS body, " +
     "nullif(current_setting('response.headers', true), '') AS response_headers, " +
     "nullif(current_setting('response.status', true), '') AS response_status " +
     "FROM (SELECT * FROM pgrst_source) _postgrest_t";

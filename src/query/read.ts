@@ -684,11 +684,16 @@ export function bodySql(
 
 /** The main statement of a read. */
 export function readStatement(plan: ReadPlan): Sql {
-  const total = plan.count === "exact"
-    ? sql`(SELECT pg_catalog.count(*) FROM (${
+  const range = plan.node.range;
+  const counted = plan.count === "exact" || plan.count === "estimated";
+  // without a range the page is the whole result: no second count query
+  const total = !counted
+    ? sql`null::bigint`
+    : range.limit === null && range.offset === 0
+    ? sql`pg_catalog.count(_postgrest_t)`
+    : sql`(SELECT pg_catalog.count(*) FROM (${
       countSql(plan.node, plan.call)
-    }) _pgrst_count)`
-    : sql`null::bigint`;
+    }) _pgrst_count)`;
   return sql`WITH pgrst_source AS (${
     sourceSql(plan.node, plan.call)
   }) SELECT ${total} AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ${

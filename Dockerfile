@@ -16,7 +16,7 @@ COPY deno.json deno.lock ./
 RUN deno install --frozen
 COPY main.ts ./
 COPY src/ ./src/
-RUN deno compile --frozen --allow-net --allow-env --allow-read \
+RUN deno compile --frozen --allow-net --allow-env --allow-read --allow-write \
       --output /pgrest main.ts
 
 # --- runtime: glibc (deno compile targets *-linux-gnu only), no shell ----------

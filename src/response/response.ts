@@ -95,9 +95,12 @@ export function gucHeaders(text: string | null): [string, string][] {
     const entries = Object.entries(o);
     if (entries.length !== 1) throw bad;
     const [k, val] = entries[0] ?? ["", null];
-    if (typeof val !== "string" || /[\r\n]/.test(k + val) || k === "") {
+    if (typeof val !== "string" || /[\r\n\0]/.test(k + val) || k === "") {
       throw bad;
     }
+    // framing headers stay the server's: SQL cannot change the body length
+    const lower = k.toLowerCase();
+    if (lower === "content-length" || lower === "transfer-encoding") continue;
     out.push([k, val]);
   }
   return out;

@@ -478,3 +478,13 @@ Deno.test("preferenceApplied() does not echo invalid preferences", () => {
     null,
   );
 });
+
+Deno.test("gucHeaders() keeps framing headers out of SQL's reach and refuses NUL", () => {
+  assert.deepEqual(
+    gucHeaders(
+      '[{"Content-Length":"1"},{"Transfer-Encoding":"chunked"},{"X-A":"b"}]',
+    ),
+    [["X-A", "b"]],
+  );
+  assert.throws(() => gucHeaders('[{"X-A":"b\\u0000c"}]'));
+});

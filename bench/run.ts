@@ -3,26 +3,31 @@
  * ceiling and a floor on the same machine, in the same run.
  *
  * 1. Starts a private PostgreSQL cluster (tests/harness/with_pg.ts) and, as
- *    the superuser, creates `bench.items` with 100k rows readable by the
- *    NOLOGIN role `bench_anon`, which is granted to the authenticator, and
- *    the empty `bench.writes` (identity `id`, `name`, `price`) that it may
- *    insert into.
+ *    the superuser, creates `bench.items` with 100k rows, `bench.parents`
+ *    with their `bench.children` and (through `bench.parent_tags`)
+ *    `bench.tags`, all readable by the NOLOGIN role `bench_anon`, which is
+ *    granted to the authenticator, the function `bench.add_them` that it may
+ *    execute, and the empty `bench.writes` (identity `id`, `name`, `price`)
+ *    that it may insert into (bench/scenarios.ts, `datasetSql`).
  * 2. Starts three servers, each its own process on a free loopback port:
  *    - `pgrest`: `deno run -A main.ts` (PGRST_DB_SCHEMAS=bench,
  *      PGRST_DB_ANON_ROLE=bench_anon, PGRST_DB_POOL=10, log level crit;
  *      PGRST_DB_TX_END left at its default, commit);
  *    - `ceiling`: bench/ceiling_server.ts, `Deno.serve` + postgres.js running
- *      the one prepared query per request (pool 10, same role);
+ *      the one prepared query per request (pool 10, same role; for the
+ *      embedding reads, the exact SQL pgrest generates, rendered once at
+ *      start-up by pgrest's own modules);
  *    - `bare`: bench/bare_server.ts, `Deno.serve` with a fixed body (writes:
- *      reads the request body, answers 201).
+ *      reads the request body, answers 201; `/rpc/…`: reads it, answers 200
+ *      with `3`).
  *    Before measuring, each scenario is sent once to every server: reads
- *    must get the same body from pgrest and the ceiling, writes must get 201
- *    and insert the same rows.
+ *    (and the RPC call) must get 200 and the same body from pgrest and the
+ *    ceiling, writes must get 201 and insert the same rows.
  * 3. For each scenario (bench/scenarios.ts) and connection count: a warm-up
  *    per server, then `--reps` repetitions of `--duration` seconds, the
  *    servers taking turns within each repetition (order rotated) so that
  *    drift hits them alike. Load comes from `wrk` (bench/wrk.lua) if it is
- *    on PATH, else from bench/load.mjs under Node (or Deno); a write's body
+ *    on PATH, else from bench/load.mjs under Node (or Deno); a POST's body
  *    template is handed to either in a file in a temporary directory.
  *    Write scenarios (`POST /writes`, one row or 1,000 rows per request)
  *    insert into `bench.writes`, which the superuser empties with
@@ -911,9 +916,12 @@ async function main(options: Options): Promise<void> {
         }`,
       );
     }
+    const answer = answers[0]?.[1] ?? "";
     log(
       `${scenario.name}: ${scenario.method ?? "GET"} ${path} -> ${
-        answers[0]?.[1]
+        answer.length > 160
+          ? `${answer.slice(0, 160)}… (${answer.length} chars)`
+          : answer
       }`,
     );
   }

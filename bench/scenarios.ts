@@ -3,15 +3,20 @@
  * {@linkcode datasetSql}, {@linkcode resetSql} and {@linkcode expandPath}.
  *
  * A scenario is one request shape sent to every server. Its `path` (and a
- * write's `body`) is a template in which `{int:LO:HI}` stands for a
+ * POST's `body`) is a template in which `{int:LO:HI}` stands for a
  * pseudo-random integer in LO..HI, drawn per request; the wrk script
  * (bench/wrk.lua) and the Node client (bench/load.mjs) expand it the same
  * way. To add a scenario, add an entry here and, if the ceiling server should
  * take part, a route with the same `name` in bench/ceiling_server.ts
  * (`CEILING_ROUTES`).
  *
- * Reads go to `bench.items` (100k rows, never written). Writes go to
- * `bench.writes`, whose `id` is an identity column; bench/run.ts empties it
+ * Reads go to `bench.items` (100k rows), to `bench.parents` (1,000 rows)
+ * with their one-to-many `bench.children` (10 each, through the foreign key
+ * `parent_id`, indexed) and their many-to-many `bench.tags` (50 tags, 3 per
+ * parent, through the junction table `bench.parent_tags`), and call the SQL
+ * function `bench.add_them(a int, b int)`; none of these is ever written.
+ * Writes go to `bench.writes`, whose `id` is an identity column; bench/run.ts
+ * empties it
  * (`TRUNCATE … RESTART IDENTITY`, {@linkcode resetSql}) before every load
  * run of a write scenario, warm-ups included, so each server starts every
  * run on an empty table and the table holds at most one run's rows.
@@ -25,6 +30,14 @@ export const BENCH_ROLE = "bench_anon";
 export const BENCH_SCHEMA = "bench";
 /** Rows in `bench.items`. */
 export const ITEM_COUNT = 100_000;
+/** Rows in `bench.parents`. */
+export const PARENT_COUNT = 1_000;
+/** Rows in `bench.children` per parent. */
+export const CHILDREN_PER_PARENT = 10;
+/** Rows in `bench.tags`. */
+export const TAG_COUNT = 50;
+/** Rows in `bench.parent_tags` per parent. */
+export const TAGS_PER_PARENT = 3;
 /** The table the write scenarios insert into. */
 export const WRITES_TABLE = `${BENCH_SCHEMA}.writes`;
 /** Rows per request in the bulk write scenario. */
@@ -40,9 +53,9 @@ export interface Scenario {
   readonly path: string;
   /** HTTP method (default GET). */
   readonly method?: "GET" | "POST";
-  /** Request body template (`{int:LO:HI}` drawn per request), for writes. */
+  /** Request body template (`{int:LO:HI}` drawn per request), for POSTs. */
   readonly body?: string;
-  /** Request headers, for writes. */
+  /** Request headers, for POSTs. */
   readonly headers?: Readonly<Record<string, string>>;
   /**
    * For writes: the rows each request inserts (the report adds rows/s) and
@@ -72,6 +85,27 @@ export const SCENARIOS: readonly Scenario[] = [
     name: "items_by_id",
     description: `GET /items?id=eq.N, N pseudo-random in 1..${ITEM_COUNT}`,
     path: `/items?id=eq.{int:1:${ITEM_COUNT}}`,
+  },
+  {
+    name: "parents_children",
+    description:
+      `GET /parents?select=id,name,children(id,name)&limit=20&order=id: 20 parents, each with its ${CHILDREN_PER_PARENT} children (one-to-many embed)`,
+    path: "/parents?select=id,name,children(id,name)&limit=20&order=id",
+  },
+  {
+    name: "parents_tags",
+    description:
+      `GET /parents?select=id,name,tags(name)&limit=20&order=id: 20 parents, each with its ${TAGS_PER_PARENT} tags through bench.parent_tags (many-to-many embed)`,
+    path: "/parents?select=id,name,tags(name)&limit=20&order=id",
+  },
+  {
+    name: "rpc_add_them",
+    description:
+      'POST /rpc/add_them {"a":1,"b":2}: a scalar SQL function (immutable)',
+    path: "/rpc/add_them",
+    method: "POST",
+    body: '{"a": 1, "b": 2}',
+    headers: { "Content-Type": "application/json" },
   },
   {
     name: "insert_one",
@@ -126,11 +160,54 @@ export function datasetSql(authenticator: string): string[] {
        name text,
        price numeric
      )`,
+    `create table ${BENCH_SCHEMA}.parents(
+       id int primary key,
+       name text not null
+     )`,
+    `insert into ${BENCH_SCHEMA}.parents
+       select g, 'parent ' || g from generate_series(1, ${PARENT_COUNT}) g`,
+    // A parent's children are spread over the table, as if added over time.
+    `create table ${BENCH_SCHEMA}.children(
+       id int primary key,
+       parent_id int not null references ${BENCH_SCHEMA}.parents(id),
+       name text not null
+     )`,
+    `insert into ${BENCH_SCHEMA}.children
+       select g, (g - 1) % ${PARENT_COUNT} + 1, 'child ' || g
+         from generate_series(1, ${PARENT_COUNT * CHILDREN_PER_PARENT}) g`,
+    `create index on ${BENCH_SCHEMA}.children(parent_id)`,
+    `create table ${BENCH_SCHEMA}.tags(
+       id int primary key,
+       name text not null
+     )`,
+    `insert into ${BENCH_SCHEMA}.tags
+       select g, 'tag ' || g from generate_series(1, ${TAG_COUNT}) g`,
+    `create table ${BENCH_SCHEMA}.parent_tags(
+       parent_id int references ${BENCH_SCHEMA}.parents(id),
+       tag_id int references ${BENCH_SCHEMA}.tags(id),
+       primary key (parent_id, tag_id)
+     )`,
+    // Tag k of parent p is (7p + 13k) mod 50 + 1: distinct for k < 3.
+    `insert into ${BENCH_SCHEMA}.parent_tags
+       select p, (7 * p + 13 * k) % ${TAG_COUNT} + 1
+         from generate_series(1, ${PARENT_COUNT}) p,
+              generate_series(0, ${TAGS_PER_PARENT - 1}) k`,
+    `create index on ${BENCH_SCHEMA}.parent_tags(tag_id)`,
+    `create function ${BENCH_SCHEMA}.add_them(a int, b int) returns int
+       language sql immutable as $$ select a + b $$`,
     `grant usage on schema ${BENCH_SCHEMA} to ${BENCH_ROLE}`,
-    `grant select on ${BENCH_SCHEMA}.items to ${BENCH_ROLE}`,
+    `grant select on ${BENCH_SCHEMA}.items, ${BENCH_SCHEMA}.parents,
+       ${BENCH_SCHEMA}.children, ${BENCH_SCHEMA}.tags,
+       ${BENCH_SCHEMA}.parent_tags to ${BENCH_ROLE}`,
+    `grant execute on function ${BENCH_SCHEMA}.add_them(int, int)
+       to ${BENCH_ROLE}`,
     `grant insert on ${WRITES_TABLE} to ${BENCH_ROLE}`,
     `grant usage on sequence ${WRITES_TABLE}_id_seq to ${BENCH_ROLE}`,
     `vacuum analyze ${BENCH_SCHEMA}.items`,
+    `vacuum analyze ${BENCH_SCHEMA}.parents`,
+    `vacuum analyze ${BENCH_SCHEMA}.children`,
+    `vacuum analyze ${BENCH_SCHEMA}.tags`,
+    `vacuum analyze ${BENCH_SCHEMA}.parent_tags`,
   ];
 }
 

@@ -21,6 +21,9 @@ import { corsHeaders } from "./response/cors.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { mutateStatement } from "./query/mutate.ts";
+import { accessQuery, readAccess } from "./openapi/access.ts";
+import type { OpenApiPlan } from "./openapi/plan.ts";
+import { openApiResponse } from "./openapi/response.ts";
 import { preRequestStatement, renderTxVars } from "./query/pre_query.ts";
 import { plannedCountStatement, readStatement } from "./query/read.ts";
 import { render, type Statement } from "./query/sql.ts";
@@ -166,6 +169,9 @@ async function execute(
     // OPTIONS needs no database connection
     return { status: 200, headers: [["Allow", plan.allow]], body: "" };
   }
+  if (plan.kind === "openapi") {
+    return await executeOpenApi(state, req, plan, auth, raw, timer);
+  }
   const { config } = state;
   const { end, override } = txOutcome(config, req.prefs.tx);
   const statements = preludeStatements(config, req, auth, raw);
@@ -279,6 +285,36 @@ async function executeMutation(
   return mutateResponse(req, plan, row, { txOverride: override });
 }
 
+/**
+ * `GET /`: reads the schema comment (and, following privileges, what the
+ * role may use) in the request's transaction, then builds the document.
+ */
+async function executeOpenApi(
+  state: AppState,
+  req: ApiRequest,
+  plan: OpenApiPlan,
+  auth: AuthResult,
+  raw: { path: string; headers: Headers },
+  timer: Timer,
+): Promise<ApiResponse> {
+  const { config } = state;
+  const cache = state.cache;
+  if (cache === null) throw schemaCacheNotLoaded();
+  const statements = preludeStatements(config, req, auth, raw);
+  const mainIndex = statements.length;
+  statements.push(render(accessQuery(plan.schema, plan.followPrivileges)));
+  timer.lap("plan");
+  const results = await state.db.transaction({
+    readOnly: true,
+    statements,
+    end: txOutcome(config, req.prefs.tx).end,
+    authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
+  });
+  timer.lap("transaction");
+  const access = readAccess(results[mainIndex]?.[0]);
+  return openApiResponse(req, plan, { config, cache, access });
+}
+
 function plannedRows(rows: readonly Row[] | undefined): number | null {
   const plan = rows?.[0]?.["QUERY PLAN"];
   const parsed: unknown = typeof plan === "string" ? JSON.parse(plan) : plan;
@@ -295,6 +331,7 @@ function toResponse(
   r: ApiResponse,
   timer: Timer | null,
   cors: readonly (readonly [string, string])[] = [],
+  head = false,
 ): Response {
   const headers: [string, string][] = cors.map(([k, v]) => [k, v]);
   let vary = false;
@@ -305,9 +342,16 @@ function toResponse(
   if (!vary) headers.push(["Vary", "Accept, Prefer, Range"]);
   if (timer !== null) headers.push(["Server-Timing", timer.header()]);
   // 204, 205 and 304 carry no body (a body there stalls the connection)
-  const body = r.status === 204 || r.status === 205 || r.status === 304
-    ? null
-    : r.body;
+  const nullBody = r.status === 204 || r.status === 205 || r.status === 304;
+  const body = nullBody ? null : r.body;
+  if (head && body === null && r.status >= 200 && !nullBody) {
+    // HEAD carries no Content-Length, as in PostgREST: an empty stream keeps
+    // Deno from adding "content-length: 0"
+    return new Response(new ReadableStream({ start: (c) => c.close() }), {
+      status: r.status,
+      headers,
+    });
+  }
   // a string body is encoded once, by Deno, with a Content-Length
   return new Response(body, { status: r.status, headers });
 }
@@ -451,6 +495,7 @@ export function makeHandler(
           request.headers,
           config.serverCorsAllowedOrigins,
         ),
+        request.method === "HEAD",
       );
     } catch (e) {
       const err = e instanceof PgrstError ? e : unexpected(e);

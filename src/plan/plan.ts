@@ -42,6 +42,7 @@ import {
   resolveRelationship,
 } from "./relationships.ts";
 import { negotiate, type OutputMedia } from "./negotiate.ts";
+import { type OpenApiPlan, planRoot } from "../openapi/plan.ts";
 
 /** An embedded resource, planned. */
 export interface EmbedNode {
@@ -109,7 +110,7 @@ export interface ReadPlan {
 }
 
 /** Every plan kind. */
-export type ActionPlan = ReadPlan | MutatePlan | InfoPlan;
+export type ActionPlan = ReadPlan | MutatePlan | InfoPlan | OpenApiPlan;
 
 /** A response that needs no database: OPTIONS. */
 export interface InfoPlan {
@@ -449,7 +450,7 @@ export function planReadNode(
 
 /**
  * Plans a request.
- * @throws {PgrstError} PGRST107, PGRST108, PGRST123, PGRST127, PGRST205
+ * @throws {PgrstError} PGRST107, PGRST108, PGRST117, PGRST123, PGRST126, PGRST127, PGRST205
  */
 export function planRequest(
   request: ApiRequest,
@@ -480,7 +481,23 @@ export function planRequest(
       allow: allowedMethods(findRelation(req, target.name, cache)),
     };
   }
-  if (target.kind === "root") throw notImplemented("The root endpoint");
+  if (target.kind === "root") {
+    const root = planRoot(req, config);
+    if (root.kind === "openapi") return root;
+    // db-root-spec: the function's result is the document
+    const spec = planRequest(
+      {
+        ...req,
+        target: { kind: "routine", name: root.routine },
+        accept: ["application/json"],
+      },
+      config,
+      cache,
+    );
+    return spec.kind === "read"
+      ? { ...spec, media: { ...spec.media, contentType: root.contentType } }
+      : spec;
+  }
   let call: CallSource | null = null;
   let table: Table;
   if (target.kind === "routine") {

@@ -38,6 +38,12 @@ select
       'nullable', not a.attnotnull,
       'type', format_type(a.atttypid, a.atttypmod),
       'nominal', case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) else format_type(a.atttypid, a.atttypmod) end,
+      'data_type', case
+        when t.typtype = 'd' and bn.nspname = 'pg_catalog' then format_type(t.typbasetype, null)
+        when t.typtype <> 'd' and tn.nspname = 'pg_catalog' then format_type(a.atttypid, null)
+        when pg_type_is_visible(a.atttypid) then quote_ident(tn.nspname) || '.' || format_type(a.atttypid, a.atttypmod)
+        else format_type(a.atttypid, a.atttypmod)
+      end,
       'maxlen', information_schema._pg_char_max_length(information_schema._pg_truetypid(a.*, t.*), information_schema._pg_truetypmod(a.*, t.*)),
       'default', case
         when a.attgenerated <> '' then null
@@ -57,6 +63,9 @@ select
     ) order by a.attnum)
     from pg_attribute a
     join pg_type t on t.oid = a.atttypid
+    join pg_namespace tn on tn.oid = t.typnamespace
+    left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
+    left join pg_namespace bn on bn.oid = bt.typnamespace
     left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
     where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
   ), '[]') as columns
@@ -96,6 +105,7 @@ order by con.conname
 /** Functions of the exposed schemas with their parameters and return type. */
 export const ROUTINES_SQL = `
 select
+  p.oid::int8 as oid,
   pn.nspname as schema,
   p.proname as name,
   d.description as description,

@@ -62,6 +62,9 @@ export function tableFromRow(row: Record<string, unknown>): Table {
       nullable: r["nullable"] === true,
       type: str(r["type"]),
       nominalType: str(r["nominal"]),
+      dataType: typeof r["data_type"] === "string"
+        ? r["data_type"]
+        : str(r["type"]),
       maxLength: typeof r["maxlen"] === "number" ? r["maxlen"] : null,
       defaultValue: strOrNull(r["default"]),
       generated: r["generated"] === true,
@@ -159,6 +162,7 @@ export async function loadSchemaCache(
     });
     const v = str(r["volatility"]);
     const routine: Routine = {
+      oid: Number(r["oid"]),
       schema: str(r["schema"]),
       name: str(r["name"]),
       description: strOrNull(r["description"]),

@@ -15,6 +15,12 @@ export interface Column {
   readonly type: string;
   /** The base type name when the column's type is a domain, else `type`. */
   readonly nominalType: string;
+  /**
+   * PostgREST's `data_type`: built-in types (and domains over them) without
+   * modifiers (`character varying`), other types schema-qualified
+   * (`test.my_enum`). Absent in hand-built caches: read `type` then.
+   */
+  readonly dataType?: string;
   readonly maxLength: number | null;
   readonly defaultValue: string | null;
   /** A generated (computed, stored) column, which cannot be written. */
@@ -61,6 +67,8 @@ export interface RoutineParam {
 
 /** A function callable through `/rpc`. */
 export interface Routine {
+  /** The function's OID (absent in hand-built caches). */
+  readonly oid?: number;
   readonly schema: string;
   readonly name: string;
   readonly description: string | null;

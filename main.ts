@@ -148,7 +148,9 @@ async function main(args: readonly string[]): Promise<number> {
     });
     if (config.dbConfig) await app.reloadConfig().catch(() => {});
   } catch (e) {
-    log("crit", `pgrest: ${e instanceof Error ? e.message : String(e)}`);
+    // never print the connection string (it may hold a password)
+    const msg = e instanceof Error ? e.message : String(e);
+    log("crit", `pgrest: ${msg.replaceAll(config.dbUri, "<db-uri>")}`);
     return 1;
   }
   if (action === "dump-schema") {
@@ -201,5 +203,20 @@ async function main(args: readonly string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // a driver error outside any request (a connection that dies mid-write)
+  // is logged and survived, never a crash
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    log(
+      "error",
+      `unhandled: ${
+        e.reason instanceof Error ? e.reason.message : "rejection"
+      }`,
+    );
+  });
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    log("error", `unhandled: ${e.message}`);
+  });
   Deno.exit(await main(Deno.args));
 }

@@ -13,6 +13,13 @@ import type { SchemaCache } from "./schema_cache/types.ts";
 
 const REDACTED = "<redacted>";
 
+/** A connection string without its password (URI or key=value form). */
+export function redactUri(uri: string): string {
+  return uri
+    .replace(/\/\/([^:@/]*):[^@]*@/, `//$1:${REDACTED}@`)
+    .replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, `$1${REDACTED}`);
+}
+
 /** The effective configuration as PostgREST config text, secrets redacted. */
 export function configText(config: Config): string {
   const lines: string[] = [];
@@ -21,10 +28,7 @@ export function configText(config: Config): string {
     const text = Array.isArray(v) ? v.join(",") : String(v);
     lines.push(`${k} = ${JSON.stringify(text)}`);
   };
-  put(
-    "db-uri",
-    config.dbUri.replace(/\/\/([^:@/]*):[^@]*@/, "//$1:" + REDACTED + "@"),
-  );
+  put("db-uri", redactUri(config.dbUri));
   put("db-schemas", config.dbSchemas);
   put("db-anon-role", config.dbAnonRole);
   put("db-extra-search-path", config.dbExtraSearchPath);

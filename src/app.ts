@@ -13,11 +13,12 @@ import { signJwt } from "./auth/jwt.ts";
 import type { Authenticator, AuthResult } from "./auth/types.ts";
 import type { Config } from "./config/types.ts";
 import type { Db, Row } from "./db/pool.ts";
-import { PgrstError, schemaCacheNotLoaded } from "./error.ts";
+import { connectionError, PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import type { MutatePlan } from "./plan/mutate.ts";
 import type { OutputMedia } from "./plan/negotiate.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
 import { corsHeaders } from "./response/cors.ts";
+import { checkSelectSize, LIMITS, readBody, urlTooLong } from "./limits.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { mutateStatement } from "./query/mutate.ts";
@@ -66,10 +67,9 @@ function errorResponse(e: PgrstError, config: Config): ApiResponse {
 }
 
 function unexpected(e: unknown): PgrstError {
-  const msg = e instanceof Error ? e.message : String(e);
-  return new PgrstError(500, "PGRSTX00", "Internal server error", {
-    details: msg,
-  });
+  // the cause goes to the log, never to the client
+  log("error", `internal error: ${e instanceof Error ? e.message : String(e)}`);
+  return new PgrstError(500, "PGRSTX00", "Internal server error");
 }
 
 function headerRecord(h: Headers): Record<string, string> {
@@ -443,6 +443,17 @@ function accessLog(
   );
 }
 
+/** `server-trace-header`: the request's value echoed in the response. */
+function traceHeader(
+  config: Config,
+  headers: Headers,
+): (readonly [string, string])[] {
+  const name = config.serverTraceHeader;
+  if (name === null) return [];
+  const value = headers.get(name);
+  return value === null ? [] : [[name, value]];
+}
+
 /** Builds the HTTP handler. */
 export function makeHandler(
   state: AppState,
@@ -463,8 +474,11 @@ export function makeHandler(
       );
       timer.lap("jwt");
       const { path, search } = splitUrl(request.url);
+      if (path.length + search.length > LIMITS.maxUrlLength) {
+        throw urlTooLong(LIMITS.maxUrlLength);
+      }
       const hasBody = request.method !== "GET" && request.method !== "HEAD";
-      const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null;
+      const body = hasBody ? await readBody(request) : null;
       const req = parseApiRequest({
         method: request.method,
         path,
@@ -472,6 +486,7 @@ export function makeHandler(
         headers: request.headers,
         body,
       }, config);
+      checkSelectSize(req.params.select);
       timer.lap("parse");
       const cache = state.cache;
       if (cache === null) throw schemaCacheNotLoaded();
@@ -490,15 +505,21 @@ export function makeHandler(
       return toResponse(
         res,
         config.serverTimingEnabled ? timer : null,
-        corsHeaders(
-          request.method,
-          request.headers,
-          config.serverCorsAllowedOrigins,
-        ),
+        [
+          ...corsHeaders(
+            request.method,
+            request.headers,
+            config.serverCorsAllowedOrigins,
+          ),
+          ...traceHeader(config, request.headers),
+        ],
         request.method === "HEAD",
       );
     } catch (e) {
-      const err = e instanceof PgrstError ? e : unexpected(e);
+      let err = e instanceof PgrstError ? e : unexpected(e);
+      // no connection in time while the database is down: that is an
+      // outage (503, Retry-After), not a busy pool
+      if (err.code === "PGRST003" && state.dbDown) err = connectionError(null);
       if (err.code === "PGRST001") state.onConnectionError();
       state.metrics.countRequest(err.status);
       accessLog(config, request, info, err.status);
@@ -506,11 +527,14 @@ export function makeHandler(
       return toResponse(
         request.method === "HEAD" ? { ...res, body: null } : res,
         config.serverTimingEnabled ? timer : null,
-        corsHeaders(
-          request.method,
-          request.headers,
-          config.serverCorsAllowedOrigins,
-        ),
+        [
+          ...corsHeaders(
+            request.method,
+            request.headers,
+            config.serverCorsAllowedOrigins,
+          ),
+          ...traceHeader(config, request.headers),
+        ],
       );
     }
   };

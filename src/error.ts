@@ -312,7 +312,8 @@ export function sqlStateStatus(
   if (code === "53400") return 500;
   if (p2 === "53") return 503;
   if (p2 === "54" || p2 === "55") return 500;
-  if (code === "57P01") return 503;
+  // admin shutdown, crash shutdown, cannot connect now (starting/stopping)
+  if (code === "57P01" || code === "57P02" || code === "57P03") return 503;
   if (p2 === "57" || p2 === "58" || p2 === "F0" || p2 === "HV") return 500;
   if (code === "P0001") return 400;
   if (p2 === "P0" || p2 === "XX") return 500;

@@ -70,6 +70,26 @@ function isServerError(e: unknown): e is DriverError & { code: string } {
     typeof (e as DriverError).code === "string";
 }
 
+const LOST = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "ECONNRESET",
+  "EPIPE",
+  "ECONNREFUSED",
+  "57P01",
+  "57P02",
+  "57P03",
+]);
+
+/** Whether a failure means the connection is gone. */
+export function isConnectionLoss(e: unknown): boolean {
+  const code = typeof e === "object" && e !== null
+    ? (e as { code?: unknown }).code
+    : undefined;
+  return typeof code === "string" && (LOST.has(code) || code.startsWith("08"));
+}
+
 /** Maps a driver failure to the client's error. */
 export function mapDriverError(e: unknown, authenticated: boolean): PgrstError {
   if (e instanceof PgrstError) return e;
@@ -94,8 +114,44 @@ function passJson(x: unknown): string {
 }
 
 /** Opens the pool (lazily: connections are made on first use). */
+/**
+ * A libpq `key=value` connection string as a postgres:// URL (postgres.js
+ * takes URLs only); URLs pass unchanged.
+ */
+export function connectionUrl(uri: string): string {
+  if (/^postgres(ql)?:\/\//.test(uri)) return uri;
+  const pairs = new Map<string, string>();
+  const re = /(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/g;
+  for (const m of uri.matchAll(re)) {
+    const raw = m[2] ?? "";
+    const value = raw.startsWith("'")
+      ? raw.slice(1, -1).replace(/\\(.)/g, "$1")
+      : raw;
+    pairs.set(m[1] ?? "", value);
+  }
+  const enc = encodeURIComponent;
+  const user = pairs.get("user");
+  const password = pairs.get("password");
+  const auth = user === undefined
+    ? ""
+    : `${enc(user)}${password === undefined ? "" : `:${enc(password)}`}@`;
+  const host = pairs.get("host") ?? "localhost";
+  const hostPart = host.startsWith("/") ? enc(host) : host;
+  const port = pairs.get("port");
+  const db = pairs.get("dbname") ?? "";
+  const rest = [...pairs].filter(([k]) =>
+    !["user", "password", "host", "port", "dbname"].includes(k)
+  ).map(([k, v]) => `${enc(k)}=${enc(v)}`);
+  return `postgres://${auth}${hostPart}${
+    port === undefined ? "" : `:${port}`
+  }/${enc(db)}${rest.length === 0 ? "" : `?${rest.join("&")}`}`;
+}
+
 export function createDb(config: Config): Db {
-  const sql = postgres(config.dbUri, {
+  const sql = postgres(connectionUrl(config.dbUri), {
+    // reconnect quickly: during an outage requests fail fast with 503
+    // instead of queueing behind postgres.js's default backoff (up to 20 s)
+    backoff: (attempts: number) => Math.min(0.05 * 2 ** attempts, 0.5),
     max: config.dbPool,
     idle_timeout: config.dbPoolMaxIdletime,
     max_lifetime: config.dbPoolMaxLifetime,
@@ -201,6 +257,9 @@ export function createDb(config: Config): Db {
         ).then((r) => r as unknown as readonly Row[]);
       const pending: Promise<unknown>[] = [];
       const results: Promise<readonly Row[]>[] = [];
+      // the connection died under us: postgres.js has already moved it to
+      // its closed list, and releasing it would hand a dead socket out again
+      let gone = false;
       try {
         pending.push(send(begin));
         for (const st of tx.statements) {
@@ -216,7 +275,23 @@ export function createDb(config: Config): Db {
           pending.push(send(tx.end === "commit" ? "COMMIT" : "ROLLBACK"));
           endSent = true;
         }
-        const settled = await Promise.allSettled(pending);
+        // A lost connection may leave statements queued behind it that
+        // postgres.js never settles: stop waiting at the first such error.
+        const lost = new Promise<never>((_, reject) => {
+          for (const p of pending) {
+            p.catch((e: unknown) => {
+              if (isConnectionLoss(e)) reject(e);
+            });
+          }
+        });
+        lost.catch(() => {});
+        let settled: PromiseSettledResult<unknown>[];
+        try {
+          settled = await Promise.race([Promise.allSettled(pending), lost]);
+        } catch (e) {
+          gone = true;
+          throw e;
+        }
         const failed = settled.find((s): s is PromiseRejectedResult =>
           s.status === "rejected"
         );
@@ -231,10 +306,11 @@ export function createDb(config: Config): Db {
         }
         return rows;
       } catch (e) {
+        if (isConnectionLoss(e)) gone = true;
         throw mapDriverError(e, tx.authenticated);
       } finally {
         inUse--;
-        conn.release();
+        if (!gone) conn.release();
       }
     },
     async query(text: string, params: readonly unknown[]) {

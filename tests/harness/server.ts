@@ -34,11 +34,18 @@ export interface StartServerOptions {
    * which PostgREST sends while its schema cache is loading).
    */
   readonly ready?: (status: number) => boolean;
+  /** `https` for a server with `PGRST_SERVER_TLS_*` (default `http`). */
+  readonly scheme?: "http" | "https";
+  /**
+   * The client for the readiness probe: one with `caCerts` for HTTPS, or
+   * with `proxy: { transport: "unix", path }` for `PGRST_SERVER_UNIX_SOCKET`.
+   */
+  readonly client?: Deno.HttpClient;
 }
 
 /** A running server. */
 export interface TestServer {
-  /** `http://127.0.0.1:<port>` (no trailing slash). */
+  /** `http://127.0.0.1:<port>` (`https` with `scheme`; no trailing slash). */
   readonly url: string;
   readonly port: number;
   readonly process: Deno.ChildProcess;
@@ -119,7 +126,7 @@ export async function startServer(
       return await status;
     })();
 
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.scheme ?? "http"}://127.0.0.1:${port}`;
   const ready = options.ready ?? ((s: number) => s !== 503);
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   let last = "no answer";
@@ -139,6 +146,7 @@ export async function startServer(
     try {
       const res = await fetch(`${url}/`, {
         signal: AbortSignal.timeout(2_000),
+        ...(options.client === undefined ? {} : { client: options.client }),
       });
       await res.body?.cancel();
       if (ready(res.status)) break;

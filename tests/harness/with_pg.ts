@@ -16,6 +16,10 @@
  * If `PGRST_TEST_DB_URI` is set, nothing is started: that URI is returned
  * (with `PGRST_TEST_DB_SUPER_URI` as `superUri`) and `stop()` does nothing.
  *
+ * A private cluster (`fresh: true`, or no `PGRST_TEST_DB_URI`) can also be
+ * taken down and brought back on the same port, keeping its data, for tests
+ * of database outages: `stopServer()`, `startServer()`, `restart()`.
+ *
  * Needs `--allow-run --allow-read --allow-write --allow-env --allow-sys`
  * (tests run with `--allow-all`).
  *
@@ -43,6 +47,25 @@ export interface TestCluster {
   readonly socketDir: string | null;
   /** Stops the cluster and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
+  /** The PostgreSQL server's TCP port, or null for `PGRST_TEST_DB_URI`. */
+  readonly port: number | null;
+  /**
+   * Stops the PostgreSQL server (`pg_ctl stop -m fast`: open sessions are
+   * terminated) but keeps the cluster's data, so that `startServer()` can
+   * bring it back. Does nothing when it is already stopped.
+   *
+   * @throws Error for a database from `PGRST_TEST_DB_URI` (use `fresh: true`)
+   */
+  stopServer(): Promise<void>;
+  /**
+   * Starts the stopped PostgreSQL server again on the same port and resolves
+   * once it accepts connections. Does nothing when it is running.
+   *
+   * @throws Error for a database from `PGRST_TEST_DB_URI` (use `fresh: true`)
+   */
+  startServer(): Promise<void>;
+  /** `stopServer()`, then `startServer()`. */
+  restart(): Promise<void>;
 }
 
 /** Options for {@linkcode startTestCluster}. */
@@ -78,12 +101,23 @@ export async function startTestCluster(
 ): Promise<TestCluster> {
   const external = Deno.env.get("PGRST_TEST_DB_URI");
   if (external && !options.fresh) {
+    const shared = () =>
+      Promise.reject(
+        new Error(
+          "PGRST_TEST_DB_URI is shared: use startTestCluster({ fresh: true }) " +
+            "to stop or start PostgreSQL",
+        ),
+      );
     return {
       uri: external,
       superUri: Deno.env.get("PGRST_TEST_DB_SUPER_URI") ??
         withUser(external, "postgres"),
       socketDir: null,
       stop: () => Promise.resolve(),
+      port: null,
+      stopServer: shared,
+      startServer: shared,
+      restart: shared,
     };
   }
 
@@ -91,19 +125,26 @@ export async function startTestCluster(
   const base = await makeBaseDir(asPostgres);
   const dataDir = `${base}/data`;
   let started = false;
-  const stop = once(async () => {
-    if (started) {
-      await run(
-        `${PGBIN}/pg_ctl`,
-        ["-D", dataDir, "-m", "fast", "-w", "stop"],
-        {
-          asPostgres,
-          cwd: base,
-        },
-      ).catch(() => {/* already stopped */});
-    }
+  let removed = false;
+  // stop()/stopServer()/startServer() run one at a time
+  let queue: Promise<void> = Promise.resolve();
+  const serialized = (fn: () => Promise<void>) => () => {
+    const next = queue.then(fn);
+    queue = next.catch(() => {});
+    return next;
+  };
+  const pgStop = () =>
+    run(
+      `${PGBIN}/pg_ctl`,
+      ["-D", dataDir, "-m", "fast", "-w", "stop"],
+      { asPostgres, cwd: base },
+    );
+  const stop = once(serialized(async () => {
+    removed = true;
+    if (started) await pgStop().catch(() => {/* already stopped */});
+    started = false;
     await Deno.remove(base, { recursive: true }).catch(() => {});
-  });
+  }));
 
   try {
     await run(`${PGBIN}/initdb`, [
@@ -137,6 +178,22 @@ export async function startTestCluster(
 
     const port = await startServer(dataDir, base, asPostgres);
     started = true;
+
+    const gone = () => {
+      if (removed) throw new Error("the cluster has been removed by stop()");
+    };
+    const stopServer = serialized(async () => {
+      gone();
+      if (!started) return;
+      await pgStop();
+      started = false;
+    });
+    const startAgain = serialized(async () => {
+      gone();
+      if (started) return;
+      await pgStart(dataDir, base, asPostgres, port);
+      started = true;
+    });
 
     const psql = (db: string, args: string[]) =>
       run(`${PGBIN}/psql`, [
@@ -174,6 +231,13 @@ export async function startTestCluster(
       superUri: `postgresql://postgres@${hostPort}`,
       socketDir: base,
       stop,
+      port,
+      stopServer,
+      startServer: startAgain,
+      restart: async () => {
+        await stopServer();
+        await startAgain();
+      },
     };
   } catch (e) {
     await stop();
@@ -194,28 +258,44 @@ async function startServer(
       throw new Error(`Unix socket path is too long: ${socketPath}`);
     }
     try {
-      await run(`${PGBIN}/pg_ctl`, [
-        "-D",
-        dataDir,
-        "-l",
-        `${base}/postgres.log`,
-        "-o",
-        `-p ${port}`,
-        "-w",
-        "-t",
-        "60",
-        "start",
-      ], { asPostgres, cwd: base });
+      await pgStart(dataDir, base, asPostgres, port);
       return port;
     } catch (e) {
-      if (attempt >= START_ATTEMPTS) {
-        const log = await Deno.readTextFile(`${base}/postgres.log`).catch(
-          () => "",
-        );
-        const msg = e instanceof Error ? e.message : String(e);
-        throw new Error(`${msg}\npostgres.log:\n${tail(log, 20)}`);
-      }
+      if (attempt >= START_ATTEMPTS) throw e;
     }
+  }
+}
+
+/**
+ * `pg_ctl start` on `port`, waiting until it accepts connections.
+ *
+ * @throws Error with the tail of postgres.log when it does not start
+ */
+async function pgStart(
+  dataDir: string,
+  base: string,
+  asPostgres: boolean,
+  port: number,
+): Promise<void> {
+  try {
+    await run(`${PGBIN}/pg_ctl`, [
+      "-D",
+      dataDir,
+      "-l",
+      `${base}/postgres.log`,
+      "-o",
+      `-p ${port}`,
+      "-w",
+      "-t",
+      "60",
+      "start",
+    ], { asPostgres, cwd: base });
+  } catch (e) {
+    const log = await Deno.readTextFile(`${base}/postgres.log`).catch(
+      () => "",
+    );
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(`${msg}\npostgres.log:\n${tail(log, 20)}`);
   }
 }
 

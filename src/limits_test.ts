@@ -1,0 +1,71 @@
+/**
+ * Tests of the request resource limits.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { SelectItem } from "./api_request/types.ts";
+import { PgrstError } from "./error.ts";
+import { checkSelectSize, readBody } from "./limits.ts";
+
+function embed(select: SelectItem[]): SelectItem {
+  return {
+    kind: "embed",
+    name: "r",
+    alias: null,
+    hint: null,
+    joinType: null,
+    spread: false,
+    select,
+  };
+}
+
+Deno.test("readBody() refuses a declared Content-Length over the limit without reading", async () => {
+  const req = new Request("http://x/t", {
+    method: "POST",
+    body: "0123456789",
+    headers: { "content-length": "10" },
+  });
+  await assert.rejects(
+    readBody(req, 5),
+    (e) => e instanceof PgrstError && e.status === 413,
+  );
+});
+
+Deno.test("readBody() refuses a streamed body once it passes the limit", async () => {
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array(4));
+      c.enqueue(new Uint8Array(4));
+      c.close();
+    },
+  });
+  const req = new Request("http://x/t", { method: "POST", body: stream });
+  await assert.rejects(
+    readBody(req, 6),
+    (e) => e instanceof PgrstError && e.status === 413,
+  );
+});
+
+Deno.test("readBody() returns a body within the limit", async () => {
+  const req = new Request("http://x/t", { method: "POST", body: "abc" });
+  assert.equal(new TextDecoder().decode(await readBody(req, 10)), "abc");
+});
+
+Deno.test("checkSelectSize() refuses deep embedding and huge select lists", () => {
+  let tree: SelectItem[] = [{ kind: "star" }];
+  for (let i = 0; i < 5; i++) tree = [embed(tree)];
+  checkSelectSize(tree, { maxEmbedDepth: 5, maxSelectItems: 100 });
+  assert.throws(
+    () =>
+      checkSelectSize([embed(tree)], { maxEmbedDepth: 5, maxSelectItems: 100 }),
+    (e) => e instanceof PgrstError && e.status === 400 && e.code === "PGRST152",
+  );
+  const wide: SelectItem[] = Array.from(
+    { length: 11 },
+    () => ({ kind: "star" as const }),
+  );
+  assert.throws(() =>
+    checkSelectSize(wide, { maxEmbedDepth: 5, maxSelectItems: 10 })
+  );
+});

@@ -80,6 +80,9 @@ import {
 } from "./scenarios.ts";
 import { CEILING_ROUTES } from "./ceiling_server.ts";
 
+/** The scenarios to run (`--scenarios a,b`; all by default). */
+let selectedScenarios: readonly Scenario[] = SCENARIOS;
+
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL("./", import.meta.url));
 const DEFAULT_OUT = `${BENCH_DIR}results/latest.json`;
@@ -96,6 +99,7 @@ const USAGE = `Usage: deno task bench [options]
   --loader KIND       auto | wrk | node | deno (default auto: wrk if installed)
   --out FILE          JSON results (default bench/results/latest.json)
   --timeout S         abort after S seconds (default: derived from the above)
+  --scenarios LIST    comma-separated scenario names (default: all)
 `;
 
 // ---------------------------------------------------------------- options
@@ -125,10 +129,22 @@ function parseOptions(args: string[]): Options | null {
       loader: { type: "string", default: "auto" },
       out: { type: "string", default: DEFAULT_OUT },
       timeout: { type: "string" },
+      scenarios: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return null;
+  if (values.scenarios !== undefined) {
+    const wanted = values.scenarios.split(",").map((x) => x.trim());
+    selectedScenarios = SCENARIOS.filter((sc) => wanted.includes(sc.name));
+    if (selectedScenarios.length === 0) {
+      throw new Error(
+        `--scenarios matches none of ${
+          SCENARIOS.map((sc) => sc.name).join(", ")
+        }`,
+      );
+    }
+  }
   const int = (name: string, v: string | undefined, def: number, min = 1) => {
     if (v === undefined) return def;
     const n = Number(v);
@@ -792,7 +808,9 @@ function budgetSeconds(options: Options): number {
   const perCell = SERVERS.length *
     (options.warmup + 2 + options.reps * (options.duration + 2));
   return 180 +
-    Math.ceil(1.5 * SCENARIOS.length * options.connections.length * perCell);
+    Math.ceil(
+      1.5 * selectedScenarios.length * options.connections.length * perCell,
+    );
 }
 
 async function createDataset(cluster: TestCluster): Promise<string> {
@@ -844,7 +862,7 @@ async function main(options: Options): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "pgrest-bench-" });
   cleanups.push(() => Deno.remove(tmp, { recursive: true }));
   const targets = new Map<string, LoadTarget>();
-  for (const scenario of SCENARIOS) {
+  for (const scenario of selectedScenarios) {
     let bodyFile: string | null = null;
     if (scenario.body !== undefined) {
       bodyFile = `${tmp}/${scenario.name}.body`;
@@ -860,7 +878,7 @@ async function main(options: Options): Promise<void> {
     });
   }
 
-  const probe = expandPath(SCENARIOS[0]!.path, () => 0);
+  const probe = expandPath(selectedScenarios[0]!.path, () => 0);
   const servers: RunningServer[] = [];
   for (const spec of SERVERS) {
     servers.push(await startBenchServer(spec, cluster, probe));
@@ -869,7 +887,7 @@ async function main(options: Options): Promise<void> {
 
   // Sanity: the database-backed servers must give the same answer (reads)
   // or insert the same rows (writes); every server must answer 2xx.
-  for (const scenario of SCENARIOS) {
+  for (const scenario of selectedScenarios) {
     const path = expandPath(scenario.path, () => 0.5);
     const body = scenario.body === undefined
       ? undefined
@@ -982,7 +1000,7 @@ async function main(options: Options): Promise<void> {
   };
 
   const cells: Cell[] = [];
-  for (const scenario of SCENARIOS) {
+  for (const scenario of selectedScenarios) {
     const active = servers.filter((s) => s.spec.serves(scenario));
     const rowsPerRequest = scenario.write?.rows ?? null;
     for (const connections of options.connections) {
@@ -1089,7 +1107,7 @@ async function main(options: Options): Promise<void> {
         peak_rss_mib: overallPeak.get(s.spec.name) ?? null,
       }]),
     ),
-    scenarios: SCENARIOS.map((s) => ({
+    scenarios: selectedScenarios.map((s) => ({
       name: s.name,
       description: s.description,
       method: s.method ?? "GET",

@@ -128,11 +128,33 @@ class Timer {
   }
 }
 
+/**
+ * Settings applied to a request's transaction: the role's `ALTER ROLE … SET`
+ * values (pgrst.* excluded) and the called function's settings listed in
+ * `db-hoisted-tx-settings`.
+ */
+export function requestSettings(
+  config: Config,
+  cache: SchemaCache | null,
+  role: string,
+  routine: { readonly settings?: readonly (readonly [string, string])[] } | null,
+): (readonly [string, string])[] {
+  const out = new Map<string, string>();
+  for (const [k, v] of cache?.roleSettings?.get(role) ?? []) {
+    if (!k.startsWith("pgrst.")) out.set(k, v);
+  }
+  for (const [k, v] of routine?.settings ?? []) {
+    if (config.dbHoistedTxSettings.includes(k)) out.set(k, v);
+  }
+  return [...out];
+}
+
 function preludeStatements(
   config: Config,
   req: ApiRequest,
   auth: AuthResult,
   raw: { path: string; headers: Headers },
+  settings: readonly (readonly [string, string])[] = [],
 ): Statement[] {
   const claims = auth.authenticated ? auth.claims : { role: auth.role };
   const statements: Statement[] = [
@@ -146,6 +168,7 @@ function preludeStatements(
       cookies: cookieRecord(raw.headers),
       timezone: req.prefs.timezone,
       appSettings: config.appSettings,
+      settings,
     }),
   ];
   if (config.dbPreRequest !== null) {
@@ -174,7 +197,13 @@ async function execute(
   }
   const { config } = state;
   const { end, override } = txOutcome(config, req.prefs.tx);
-  const statements = preludeStatements(config, req, auth, raw);
+  const statements = preludeStatements(
+    config,
+    req,
+    auth,
+    raw,
+    requestSettings(config, state.cache, auth.role, plan.call?.routine ?? null),
+  );
   const mainIndex = statements.length;
   statements.push(render(readStatement(plan)));
   logQuery(config, statements[mainIndex]);
@@ -248,7 +277,13 @@ async function executeMutation(
   if (plan.noop) {
     return mutateResponse(req, plan, emptyResult(), { txOverride: override });
   }
-  const statements = preludeStatements(config, req, auth, raw);
+  const statements = preludeStatements(
+    config,
+    req,
+    auth,
+    raw,
+    requestSettings(config, state.cache, auth.role, null),
+  );
   const mainIndex = statements.length;
   statements.push(render(mutateStatement(plan)));
   logQuery(config, statements[mainIndex]);

@@ -31,6 +31,11 @@ export interface TxVars {
   readonly cookies: Readonly<Record<string, string>>;
   readonly timezone: string | null;
   readonly appSettings: Readonly<Record<string, string>>;
+  /**
+   * Settings of the request's role (`ALTER ROLE … SET`) and hoisted settings
+   * of the called function, applied before the role switch.
+   */
+  readonly settings?: readonly (readonly [string, string])[];
 }
 
 /** The `set_config` statement. */
@@ -38,6 +43,9 @@ export function txVarsStatement(v: TxVars): Sql {
   const searchPath = v.searchPath.map((s) => render(ident(s)).text).join(", ");
   const sets: Sql[] = [
     sql`set_config('search_path', ${param(searchPath)}, true)`,
+    ...(v.settings ?? []).map(([k, val]) =>
+      sql`set_config(${param(k)}, ${param(val)}, true)`
+    ),
     sql`set_config('role', ${param(v.role)}, true)`,
     sql`set_config('request.jwt.claims', ${
       param(JSON.stringify(v.claims))
@@ -68,6 +76,7 @@ const txVarsTexts = new Map<string, string>();
 function txVarsParams(v: TxVars): unknown[] {
   const params: unknown[] = [
     v.searchPath.map((s) => render(ident(s)).text).join(", "),
+    ...(v.settings ?? []).flatMap(([k, val]) => [k, val]),
     v.role,
     JSON.stringify(v.claims),
     v.method,
@@ -89,7 +98,7 @@ function txVarsParams(v: TxVars): unknown[] {
 export function renderTxVars(v: TxVars): Statement {
   const key = `${v.timezone === null ? 0 : 1}:${
     Object.keys(v.appSettings).length
-  }`;
+  }:${v.settings?.length ?? 0}`;
   let text = txVarsTexts.get(key);
   if (text === undefined) {
     text = render(txVarsStatement(v)).text;

@@ -127,6 +127,7 @@ select
       or 'b' = any(p.proargmodes), false)) as returns_composite,
   p.provolatile as volatility,
   p.prorows as est_rows,
+  coalesce(array_to_json(p.proconfig), '[]') as settings,
   (select tn1.nspname from pg_type t1 join pg_namespace tn1 on tn1.oid = t1.typnamespace
     where t1.oid = p.proargtypes[0]) as first_arg_schema,
   (select t1.typname from pg_type t1 where t1.oid = p.proargtypes[0]) as first_arg_name
@@ -165,4 +166,13 @@ select c.oid::int8 as oid, n.nspname as schema, c.relname as name,
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 where c.oid = any($1::oid[])
+`;
+
+/** `ALTER ROLE … SET` settings of every role, for the current database. */
+export const ROLE_SETTINGS_SQL = `
+select r.rolname as role, array_to_json(s.setconfig) as settings
+from pg_db_role_setting s
+join pg_roles r on r.oid = s.setrole
+where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+order by s.setdatabase
 `;

@@ -9,6 +9,7 @@
 import {
   FOREIGN_KEYS_SQL,
   RELATIONS_SQL,
+  ROLE_SETTINGS_SQL,
   ROUTINES_SQL,
   TABLES_SQL,
   VIEWS_SQL,
@@ -50,6 +51,14 @@ function rec(v: unknown): Record<string, unknown> {
   return typeof v === "object" && v !== null
     ? v as Record<string, unknown>
     : {};
+}
+
+/** `name=value` entries as pairs. */
+export function parseSettings(v: unknown): [string, string][] {
+  return arr(v).map(str).flatMap((e) => {
+    const i = e.indexOf("=");
+    return i < 0 ? [] : [[e.slice(0, i), e.slice(i + 1)] as [string, string]];
+  });
 }
 
 /** Builds a `Table` from a catalog row (exported for tests). */
@@ -173,6 +182,7 @@ export async function loadSchemaCache(
       returnsComposite: r["returns_composite"] === true,
       volatility: v === "i" || v === "s" ? v : "v",
       estimatedRows: Number(r["est_rows"] ?? 0),
+      settings: parseSettings(r["settings"]),
       firstArgType: typeof r["first_arg_name"] === "string"
         ? { schema: str(r["first_arg_schema"]), name: str(r["first_arg_name"]) }
         : null,
@@ -199,11 +209,20 @@ export async function loadSchemaCache(
       computed.set(key, same);
     }
   }
+  const roleSettings = new Map<string, [string, string][]>();
+  for (const r of await query(ROLE_SETTINGS_SQL, [])) {
+    const role = str(r["role"]);
+    // database-specific settings come last and win
+    const merged = new Map(roleSettings.get(role) ?? []);
+    for (const [k, v] of parseSettings(r["settings"])) merged.set(k, v);
+    roleSettings.set(role, [...merged]);
+  }
   return {
     tables: expanded.tables,
     foreignKeys: expanded.foreignKeys,
     routines,
     computed,
+    roleSettings,
     pgVersion,
   };
 }

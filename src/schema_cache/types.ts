@@ -78,6 +78,8 @@ export interface Routine {
   readonly returnsSet: boolean;
   readonly returnsComposite: boolean;
   readonly volatility: "i" | "s" | "v";
+  /** `ALTER FUNCTION … SET name = value` settings. */
+  readonly settings?: readonly (readonly [string, string])[];
   /** The planner's row estimate (`ROWS n`); 1 makes a set function to-one. */
   readonly estimatedRows: number;
   /** Type of the first input parameter (for computed fields/relationships). */
@@ -96,6 +98,11 @@ export interface SchemaCache {
    * optional), by table key: computed fields and computed relationships.
    */
   readonly computed: ReadonlyMap<string, readonly Routine[]>;
+  /** `ALTER ROLE … SET` settings by role name (applied to its requests). */
+  readonly roleSettings?: ReadonlyMap<
+    string,
+    readonly (readonly [string, string])[]
+  >;
   readonly pgVersion: number;
 }
 

@@ -1,0 +1,73 @@
+/**
+ * Integration tests of settings applied to a request's transaction: the
+ * role's `ALTER ROLE … SET` values and the called function's settings named
+ * in `db-hoisted-tx-settings` (as PostgREST applies them).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import * as jose from "jose";
+import { type Config, DEFAULT_CONFIG } from "../../src/config/types.ts";
+import { makeHandler, type RunningApp, startApp } from "../../src/server.ts";
+
+const uri = Deno.env.get("PGRST_TEST_DB_URI");
+const SECRET = "reallyreallyreallyreallyverysafe";
+const CONFIG: Config = {
+  ...DEFAULT_CONFIG,
+  dbUri: uri ?? "",
+  dbSchemas: ["settings"],
+  dbAnonRole: "web_anon",
+  jwtSecret: SECRET,
+  dbPool: 2,
+};
+
+let running: Promise<RunningApp> | null = null;
+function app(): Promise<RunningApp> {
+  running ??= startApp(CONFIG);
+  return running;
+}
+
+Deno.test.afterAll(async () => {
+  if (running !== null) await (await running).close();
+});
+
+async function call(fn: string, token?: string): Promise<Response> {
+  const a = await app();
+  const headers = new Headers({ "content-type": "application/json" });
+  if (token !== undefined) headers.set("authorization", `Bearer ${token}`);
+  return await makeHandler(a.state)(
+    new Request(`http://localhost/rpc/${fn}`, {
+      method: "POST",
+      body: "{}",
+      headers,
+    }),
+  );
+}
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, ignore: uri === undefined, fn });
+
+test("a role's ALTER ROLE … SET statement_timeout applies to its requests", async () => {
+  const token = await new jose.SignJWT({ role: "web_user" })
+    .setProtectedHeader({ alg: "HS256" })
+    .sign(new TextEncoder().encode(SECRET));
+  const user = await call("current_timeout", token);
+  assert.equal(user.status, 200);
+  assert.equal(await user.json(), "4321ms");
+  const anon = await call("current_timeout");
+  assert.equal(anon.status, 200);
+  assert.notEqual(await anon.json(), "4321ms");
+});
+
+test("a function's hoisted statement_timeout applies to the whole statement", async () => {
+  const res = await call("hoisted_sleep");
+  const body = await res.json();
+  assert.equal(body.code, "57014", JSON.stringify(body));
+});
+
+test("a function setting outside db-hoisted-tx-settings stays inside the function", async () => {
+  const res = await call("local_worker_mem");
+  assert.equal(res.status, 200);
+  assert.equal(await res.json(), "7MB");
+});

@@ -137,7 +137,9 @@ export function requestSettings(
   config: Config,
   cache: SchemaCache | null,
   role: string,
-  routine: { readonly settings?: readonly (readonly [string, string])[] } | null,
+  routine:
+    | { readonly settings?: readonly (readonly [string, string])[] }
+    | null,
 ): (readonly [string, string])[] {
   const out = new Map<string, string>();
   for (const [k, v] of cache?.roleSettings?.get(role) ?? []) {

@@ -124,10 +124,14 @@ export async function startApp(
   // ---- schema cache reloads, serialized: one more after a busy one
   let running: Promise<void> | null = null;
   let again = false;
+  let loadedOnce = false;
   async function loadOnce(): Promise<void> {
     const t0 = performance.now();
     try {
       state.cache = await fetchSchemaCache(db, state.config);
+      // statements prepared for the old schema are not reused
+      if (loadedOnce) db.invalidateStatements();
+      loadedOnce = true;
       metrics.cacheLoads++;
       metrics.cacheLoadSeconds = (performance.now() - t0) / 1000;
       state.dbDown = false;

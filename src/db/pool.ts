@@ -53,6 +53,11 @@ export interface Db {
   ): Promise<{ unlisten(): Promise<void> }>;
   /** Pool usage for metrics. */
   stats(): { max: number; inUse: number; waiting: number; timeouts: number };
+  /**
+   * Stops reusing prepared statements (after a schema reload): statements
+   * are prepared again under new names on every connection.
+   */
+  invalidateStatements(): void;
   close(): Promise<void>;
 }
 
@@ -210,6 +215,9 @@ export function createDb(config: Config): Db {
   }
 
   let inUse = 0;
+  // prepared statements are cached by text: a new prefix after each schema
+  // reload makes every statement a new one
+  let generation = 0;
   let timeouts = 0;
   function reserve(): Promise<postgres.ReservedSql> {
     return new Promise((resolve, reject) => {
@@ -251,7 +259,9 @@ export function createDb(config: Config): Db {
       // `send` does that at once, so the statements go out in this order.
       const send = (text: string, params: readonly unknown[] = []) =>
         conn.unsafe(
-          text,
+          params.length > 0 && generation > 0
+            ? `/* pgrst ${generation} */ ${text}`
+            : text,
           params as postgres.ParameterOrJSON<never>[],
           { prepare },
         ).then((r) => r as unknown as readonly Row[]);
@@ -331,6 +341,9 @@ export function createDb(config: Config): Db {
         onListen,
       );
       return { unlisten: () => sub.unlisten() };
+    },
+    invalidateStatements() {
+      generation++;
     },
     stats() {
       return { max: config.dbPool, inUse, waiting: waiting.size, timeouts };

@@ -138,8 +138,15 @@ export function makeAdminHandler(
         m.poolInUse = stats.inUse;
         m.poolWaiting = stats.waiting;
         m.poolTimeouts = stats.timeouts;
-        const size = (state.auth as { cacheSize?: unknown }).cacheSize;
-        m.jwtCacheEntries = typeof size === "number" ? size : 0;
+        const auth = state.auth as {
+          cacheSize?: unknown;
+          cacheHits?: unknown;
+          cacheMisses?: unknown;
+        };
+        const n = (v: unknown) => typeof v === "number" ? v : 0;
+        m.jwtCacheEntries = n(auth.cacheSize);
+        m.jwtCacheHits = n(auth.cacheHits);
+        m.jwtCacheMisses = n(auth.cacheMisses);
         return text(
           m.render(),
           200,

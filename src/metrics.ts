@@ -17,6 +17,8 @@ export class Metrics {
   cacheLoadErrors = 0;
   cacheLoadSeconds = 0;
   jwtCacheEntries = 0;
+  jwtCacheHits = 0;
+  jwtCacheMisses = 0;
 
   countRequest(status: number): void {
     this.requests.set(status, (this.requests.get(status) ?? 0) + 1);
@@ -71,6 +73,18 @@ export class Metrics {
       "Verified tokens in the JWT cache",
     );
     lines.push(`pgrst_jwt_cache_entries ${this.jwtCacheEntries}`);
+    metric(
+      "pgrst_jwt_cache_hits_total",
+      "counter",
+      "JWT verifications answered from the cache",
+    );
+    lines.push(`pgrst_jwt_cache_hits_total ${this.jwtCacheHits}`);
+    metric(
+      "pgrst_jwt_cache_misses_total",
+      "counter",
+      "JWT verifications not in the cache",
+    );
+    lines.push(`pgrst_jwt_cache_misses_total ${this.jwtCacheMisses}`);
     return lines.join("\n") + "\n";
   }
 }

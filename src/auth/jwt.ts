@@ -557,6 +557,9 @@ export class LruCache<K, V> {
 export interface JwtAuthenticator extends Authenticator {
   /** Tokens currently held in the verification cache. */
   readonly cacheSize: number;
+  /** Verifications answered from the cache, and those that were not. */
+  readonly cacheHits: number;
+  readonly cacheMisses: number;
   /** Stops background key fetches (a key URL only); safe to call twice. */
   close(): void;
 }
@@ -625,6 +628,8 @@ export async function createAuthenticator(
     await remote.start();
   }
   const cache = new LruCache<string, Claims>(config.jwtCacheMaxEntries);
+  let hits = 0;
+  let misses = 0;
   const anonRole = config.dbAnonRole;
   const audience = config.jwtAud;
   let seenKeys: readonly VerificationKey[] | null = remote?.keys ?? null;
@@ -651,7 +656,11 @@ export async function createAuthenticator(
       fail({ kind: "unexpectedParts", parts: parts.length });
     }
     const cached = cache.get(token);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      hits++;
+      return cached;
+    }
+    misses++;
     const decoded = decodeToken(parts);
     let candidates = candidateKeys(keys, decoded);
     if (candidates.length === 0 && remote !== null) {
@@ -668,6 +677,12 @@ export async function createAuthenticator(
   return {
     get cacheSize(): number {
       return cache.size;
+    },
+    get cacheHits(): number {
+      return hits;
+    },
+    get cacheMisses(): number {
+      return misses;
     },
 
     close(): void {

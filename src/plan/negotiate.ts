@@ -11,10 +11,12 @@ import { mediaTypeError } from "../error.ts";
 
 /** What the body is rendered as. */
 export interface OutputMedia {
-  readonly kind: "json" | "singular" | "csv" | "text" | "xml";
+  readonly kind: "json" | "singular" | "csv" | "text" | "xml" | "raw";
   readonly stripNulls: boolean;
   /** The Content-Type header value. */
   readonly contentType: string;
+  /** Raw output of a bytea value (sent as bytes). */
+  readonly binary?: boolean;
   /**
    * Set for `application/vnd.pgrst.plan`: the EXPLAIN of the statement that
    * would produce `kind` is returned instead.
@@ -89,6 +91,39 @@ function params(mt: string): { base: string; nullsStripped: boolean } {
     base,
     nullsStripped: ps.some((p) => p.toLowerCase() === "nulls=stripped"),
   };
+}
+
+/**
+ * For a function returning a domain named after a media type (PostgREST's
+ * media type handlers for scalars): raw output when the client accepts it.
+ * A `*\/*` domain accepts anything and answers application/octet-stream.
+ * Returns null when this function has no such return type.
+ * @throws {PgrstError} PGRST107 when the type is not acceptable
+ */
+export function negotiateDomain(
+  accept: readonly string[],
+  returnType: string,
+  binary: boolean,
+): OutputMedia | null {
+  if (!returnType.includes("/")) return null;
+  const withCharset = (t: string) =>
+    t === "text/plain" || t === "text/xml" || t === "text/csv"
+      ? `${t}; charset=utf-8`
+      : t;
+  const raw = (ct: string): OutputMedia => ({
+    kind: "raw",
+    stripNulls: false,
+    contentType: withCharset(ct),
+    binary,
+  });
+  if (returnType === "*/*") return raw("application/octet-stream");
+  for (const mt of accept) {
+    const base = (mt.split(";")[0] ?? "").trim();
+    if (base === returnType || base === "*/*") return raw(returnType);
+    const [type = "", sub = ""] = returnType.split("/");
+    if (base === `${type}/*` && sub !== "") return raw(returnType);
+  }
+  return null;
 }
 
 /**

@@ -41,7 +41,7 @@ import {
   type Relationship,
   resolveRelationship,
 } from "./relationships.ts";
-import { negotiate, type OutputMedia } from "./negotiate.ts";
+import { negotiate, negotiateDomain, type OutputMedia } from "./negotiate.ts";
 import { type OpenApiPlan, planRoot } from "../openapi/plan.ts";
 
 /** An embedded resource, planned. */
@@ -536,7 +536,15 @@ export function planRequest(
     : call.shape === "scalar"
     ? "scalar"
     : "read";
-  const media = negotiate(req.accept, raw, {
+  // a single value of a media-type domain (media type handlers)
+  const domain = call !== null && call.shape === "scalar"
+    ? negotiateDomain(
+      req.accept,
+      call.routine.returnTypeName,
+      call.routine.returnBaseType === "bytea",
+    )
+    : null;
+  const media = domain ?? negotiate(req.accept, raw, {
     planEnabled: config.dbPlanEnabled,
   });
   return {

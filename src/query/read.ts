@@ -647,7 +647,14 @@ export function bodySql(
 ): Sql {
   const shape = plan.call?.shape ?? "set";
   const value = sql`_postgrest_t.${ident(CALL_ALIAS)}`;
-  if (plan.media.kind === "text" || plan.media.kind === "xml") {
+  if (plan.media.kind === "raw" && plan.media.binary === true) {
+    // bytes travel as base64 text and are decoded before sending
+    return sql`coalesce(encode((array_agg(${value}))[1]::bytea, 'base64'), '')`;
+  }
+  if (
+    plan.media.kind === "text" || plan.media.kind === "xml" ||
+    plan.media.kind === "raw"
+  ) {
     // raw output of a scalar function: the values' text, concatenated
     return sql`coalesce(string_agg(${value}::text, ''), '')`;
   }

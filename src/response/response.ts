@@ -44,7 +44,7 @@ export function emptyResult(): ResultRow {
 export interface ApiResponse {
   readonly status: number;
   readonly headers: readonly (readonly [string, string])[];
-  readonly body: string | null;
+  readonly body: string | Uint8Array<ArrayBuffer> | null;
 }
 
 function num(v: unknown): number | null {
@@ -104,6 +104,27 @@ export function gucHeaders(text: string | null): [string, string][] {
     out.push([k, val]);
   }
   return out;
+}
+
+/**
+ * Adds headers set by SQL: a header the server already set (e.g.
+ * Content-Type) is replaced rather than repeated.
+ */
+export function withGucHeaders(
+  headers: [string, string][],
+  guc: readonly [string, string][],
+): void {
+  const names = new Set(guc.map(([k]) => k.toLowerCase()));
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const h = headers[i];
+    if (h !== undefined && names.has(h[0].toLowerCase())) headers.splice(i, 1);
+  }
+  headers.push(...guc);
+}
+
+/** Decodes a base64 body rendered by SQL for a binary media type. */
+function decodeBinary(b64: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
 /**
@@ -205,7 +226,7 @@ export function readResponse(
   const applied = preferenceApplied(req, opts.txOverride);
   if (applied !== null) headers.push(["Preference-Applied", applied]);
   if (req.profileGiven) headers.push(["Content-Profile", req.schema]);
-  headers.push(...gucHeaders(row.gucHeaders));
+  withGucHeaders(headers, gucHeaders(row.gucHeaders));
   if (plan.call?.shape === "void") {
     const st = gucStatus(row.gucStatus) ?? 204;
     return {
@@ -217,7 +238,12 @@ export function readResponse(
     };
   }
   const status = gucStatus(row.gucStatus) ?? rStatus;
-  return { status, headers, body: plan.headOnly ? null : row.body };
+  const body = plan.headOnly
+    ? null
+    : plan.media.kind === "raw" && plan.media.binary === true
+    ? decodeBinary(row.body)
+    : row.body;
+  return { status, headers, body };
 }
 
 /** `/table?k1=eq.v1&k2=is.null` from the first written row's key. */
@@ -289,7 +315,7 @@ export function mutateResponse(
   );
   if (applied !== null) headers.push(["Preference-Applied", applied]);
   if (req.profileGiven) headers.push(["Content-Profile", req.schema]);
-  headers.push(...gucHeaders(row.gucHeaders));
+  withGucHeaders(headers, gucHeaders(row.gucHeaders));
   let status: number;
   if (plan.method === "POST") {
     // an upsert that merged every row (or had none) answers 200

@@ -23,6 +23,7 @@ import {
   readResponse,
   type ResultRow,
   resultRow,
+  withGucHeaders,
 } from "./response.ts";
 
 const CONFIG: Config = {
@@ -487,4 +488,17 @@ Deno.test("gucHeaders() keeps framing headers out of SQL's reach and refuses NUL
     [["X-A", "b"]],
   );
   assert.throws(() => gucHeaders('[{"X-A":"b\\u0000c"}]'));
+});
+
+Deno.test("withGucHeaders() replaces a header the server set instead of repeating it", () => {
+  const headers: [string, string][] = [
+    ["Content-Type", "application/json; charset=utf-8"],
+    ["Content-Range", "0-0/*"],
+  ];
+  withGucHeaders(headers, [["content-type", "text/html"], ["X-A", "1"]]);
+  assert.deepEqual(headers, [
+    ["Content-Range", "0-0/*"],
+    ["content-type", "text/html"],
+    ["X-A", "1"],
+  ]);
 });

@@ -121,6 +121,7 @@ select
   ), '[]') as params,
   tn.nspname as return_type_schema,
   t.typname as return_type_name,
+  case when t.typtype = 'd' then format_type(t.typbasetype, null) end as return_base_type,
   p.proretset as returns_set,
   (t.typtype = 'c' or (t.typtype = 'p' and t.typname = 'record')
     or coalesce('t' = any(p.proargmodes) or 'o' = any(p.proargmodes)

@@ -178,6 +178,7 @@ export async function loadSchemaCache(
       params,
       returnTypeSchema: str(r["return_type_schema"]),
       returnTypeName: str(r["return_type_name"]),
+      returnBaseType: strOrNull(r["return_base_type"]),
       returnsSet: r["returns_set"] === true,
       returnsComposite: r["returns_composite"] === true,
       volatility: v === "i" || v === "s" ? v : "v",

@@ -75,6 +75,8 @@ export interface Routine {
   readonly params: readonly RoutineParam[];
   readonly returnTypeSchema: string;
   readonly returnTypeName: string;
+  /** The base type when the return type is a domain (media type handlers). */
+  readonly returnBaseType?: string | null;
   readonly returnsSet: boolean;
   readonly returnsComposite: boolean;
   readonly volatility: "i" | "s" | "v";

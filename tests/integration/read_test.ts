@@ -941,3 +941,27 @@ test("views are readable like tables", async () => {
   assert.equal(body.length, 9);
   assert.equal(res.headers.get("Content-Range"), "0-8/9");
 });
+
+test("a function returning a text/html domain answers raw HTML", async () => {
+  const res = await get("/rpc/welcome", { headers: { Accept: "text/html" } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/html");
+  assert.equal(await res.text(), "<h1>hi</h1>");
+});
+
+test("a function returning a bytea media-type domain answers the exact bytes", async () => {
+  const res = await get("/rpc/pixel", { headers: { Accept: "image/*" } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "image/png");
+  assert.deepEqual(
+    new Uint8Array(await res.arrayBuffer()),
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]),
+  );
+});
+
+test("a media-type domain function still answers JSON when JSON is asked", async () => {
+  const res = await get("/rpc/welcome", {
+    headers: { Accept: "application/json" },
+  });
+  assert.deepEqual(await expectJson(res, 200), "<h1>hi</h1>");
+});

@@ -1,0 +1,41 @@
+/** Tests for media-type negotiation of domain-typed (raw) function results. */
+import assert from "node:assert/strict";
+import { negotiateDomain } from "./negotiate.ts";
+
+Deno.test("negotiateDomain() ignores return types that are not media types", () => {
+  assert.equal(negotiateDomain(["*/*"], "text", false), null);
+});
+
+Deno.test("negotiateDomain() answers raw output for an exact Accept match", () => {
+  const m = negotiateDomain(["text/html"], "text/html", false);
+  assert.equal(m?.kind, "raw");
+  assert.equal(m?.contentType, "text/html");
+  assert.equal(m?.binary, false);
+});
+
+Deno.test("negotiateDomain() adds a charset to text/plain, text/xml and text/csv", () => {
+  const m = negotiateDomain(["text/xml"], "text/xml", false);
+  assert.equal(m?.contentType, "text/xml; charset=utf-8");
+});
+
+Deno.test("negotiateDomain() accepts type wildcards and */*", () => {
+  assert.equal(
+    negotiateDomain(["image/*"], "image/png", true)?.contentType,
+    "image/png",
+  );
+  assert.equal(
+    negotiateDomain(["*/*"], "image/png", true)?.binary,
+    true,
+  );
+});
+
+Deno.test("negotiateDomain() returns null when the client wants something else", () => {
+  assert.equal(negotiateDomain(["application/json"], "text/html", false), null);
+});
+
+Deno.test("negotiateDomain() of a */* domain answers application/octet-stream", () => {
+  assert.equal(
+    negotiateDomain(["application/json"], "*/*", true)?.contentType,
+    "application/octet-stream",
+  );
+});

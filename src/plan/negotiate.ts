@@ -11,7 +11,14 @@ import { mediaTypeError } from "../error.ts";
 
 /** What the body is rendered as. */
 export interface OutputMedia {
-  readonly kind: "json" | "singular" | "csv" | "text" | "xml" | "raw";
+  readonly kind:
+    | "json"
+    | "singular"
+    | "csv"
+    | "text"
+    | "xml"
+    | "raw"
+    | "geojson";
   readonly stripNulls: boolean;
   /** The Content-Type header value. */
   readonly contentType: string;
@@ -178,6 +185,16 @@ export function negotiate(
             kind: "xml",
             stripNulls: false,
             contentType: "text/xml; charset=utf-8",
+          };
+        }
+        break;
+      case "application/geo+json":
+        // PostGIS: a FeatureCollection built by ST_AsGeoJSON
+        if (action === "read") {
+          return {
+            kind: "geojson",
+            stripNulls: false,
+            contentType: "application/geo+json; charset=utf-8",
           };
         }
         break;

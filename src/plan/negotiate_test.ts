@@ -1,6 +1,6 @@
-/** Tests for media-type negotiation of domain-typed (raw) function results. */
+/** Tests for media-type negotiation: GeoJSON and domain-typed (raw) function results. */
 import assert from "node:assert/strict";
-import { negotiateDomain } from "./negotiate.ts";
+import { negotiate, negotiateDomain } from "./negotiate.ts";
 
 Deno.test("negotiateDomain() ignores return types that are not media types", () => {
   assert.equal(negotiateDomain(["*/*"], "text", false), null);
@@ -37,5 +37,15 @@ Deno.test("negotiateDomain() of a */* domain answers application/octet-stream", 
   assert.equal(
     negotiateDomain(["application/json"], "*/*", true)?.contentType,
     "application/octet-stream",
+  );
+});
+
+Deno.test("negotiate() offers application/geo+json for rows, not for scalars", () => {
+  const m = negotiate(["application/geo+json"], "read");
+  assert.equal(m.kind, "geojson");
+  assert.equal(m.contentType, "application/geo+json; charset=utf-8");
+  assert.throws(
+    () => negotiate(["application/geo+json"], "scalar"),
+    /None of these media types are available/,
   );
 });

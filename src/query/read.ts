@@ -641,6 +641,10 @@ const CSV_BODY = keyword(
   "(SELECT coalesce(string_agg(a.k, ','), '') FROM (SELECT json_object_keys(r)::text AS k FROM (SELECT row_to_json(hh) AS r FROM pgrst_source AS hh LIMIT 1) s) a) || chr(10) || coalesce(string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), chr(10)), '')",
 );
 
+const GEOJSON_BODY = keyword(
+  "json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(ST_AsGeoJSON(_postgrest_t)::json), '[]'))",
+);
+
 /** The JSON, single-object or CSV body expression over `_postgrest_t`. */
 export function bodySql(
   plan: { media: ReadPlan["media"]; call: CallSource | null },
@@ -664,12 +668,12 @@ export function bodySql(
     case "scalar":
       return sql`coalesce(json_agg(${value})->0, 'null')`;
     case "scalar-set":
-      if (plan.media.kind !== "csv") {
+      if (plan.media.kind !== "csv" && plan.media.kind !== "geojson") {
         return sql`coalesce(json_agg(${value}), '[]')`;
       }
       break;
     case "single":
-      if (plan.media.kind !== "csv") {
+      if (plan.media.kind !== "csv" && plan.media.kind !== "geojson") {
         return sql`coalesce(json_agg(_postgrest_t)->0, 'null')`;
       }
       break;
@@ -686,6 +690,9 @@ export function bodySql(
       return sql`coalesce(json_agg(${row})->0, 'null')`;
     case "csv":
       return CSV_BODY;
+    case "geojson":
+      // PostGIS raises 22023 "geometry column is missing" for other rows
+      return GEOJSON_BODY;
   }
 }
 

@@ -710,6 +710,22 @@ Deno.test("bodySql() builds JSON arrays, single objects, stripped nulls and CSV"
   assert.match(csv.text, /string_agg\(substring\(_postgrest_t::text/);
 });
 
+Deno.test("bodySql() builds a GeoJSON FeatureCollection with ST_AsGeoJSON", () => {
+  const geo = render(bodySql({
+    media: {
+      kind: "geojson",
+      stripNulls: false,
+      contentType: "application/geo+json",
+    },
+    call: null,
+  }));
+  assert.deepEqual(geo.params, []);
+  assert.equal(
+    geo.text,
+    "json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(ST_AsGeoJSON(_postgrest_t)::json), '[]'))",
+  );
+});
+
 Deno.test("readStatement() wraps the source and reads the response GUCs", () => {
   const n = node({
     select: [col("id")],

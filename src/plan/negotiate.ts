@@ -22,8 +22,11 @@ export interface OutputMedia {
   readonly stripNulls: boolean;
   /** The Content-Type header value. */
   readonly contentType: string;
-  /** Raw output of a bytea value (sent as bytes). */
-  readonly binary?: boolean;
+  /**
+   * Raw output: the binary send function (schema, name) whose bytes are the
+   * body, or null for the value's text.
+   */
+  readonly send?: readonly [string, string] | null;
   /**
    * Set for `application/vnd.pgrst.plan`: the EXPLAIN of the statement that
    * would produce `kind` is returned instead.
@@ -110,7 +113,7 @@ function params(mt: string): { base: string; nullsStripped: boolean } {
 export function negotiateDomain(
   accept: readonly string[],
   returnType: string,
-  binary: boolean,
+  send: readonly [string, string] | null,
 ): OutputMedia | null {
   if (!returnType.includes("/")) return null;
   const withCharset = (t: string) =>
@@ -121,7 +124,7 @@ export function negotiateDomain(
     kind: "raw",
     stripNulls: false,
     contentType: withCharset(ct),
-    binary,
+    send,
   });
   if (returnType === "*/*") return raw("application/octet-stream");
   for (const mt of accept) {

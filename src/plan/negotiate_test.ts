@@ -2,40 +2,46 @@
 import assert from "node:assert/strict";
 import { negotiate, negotiateDomain } from "./negotiate.ts";
 
+const TEXT_SEND = ["pg_catalog", "textsend"] as const;
+const BYTEA_SEND = ["pg_catalog", "byteasend"] as const;
+
 Deno.test("negotiateDomain() ignores return types that are not media types", () => {
-  assert.equal(negotiateDomain(["*/*"], "text", false), null);
+  assert.equal(negotiateDomain(["*/*"], "text", TEXT_SEND), null);
 });
 
 Deno.test("negotiateDomain() answers raw output for an exact Accept match", () => {
-  const m = negotiateDomain(["text/html"], "text/html", false);
+  const m = negotiateDomain(["text/html"], "text/html", TEXT_SEND);
   assert.equal(m?.kind, "raw");
   assert.equal(m?.contentType, "text/html");
-  assert.equal(m?.binary, false);
+  assert.deepEqual(m?.send, TEXT_SEND);
 });
 
 Deno.test("negotiateDomain() adds a charset to text/plain, text/xml and text/csv", () => {
-  const m = negotiateDomain(["text/xml"], "text/xml", false);
+  const m = negotiateDomain(["text/xml"], "text/xml", TEXT_SEND);
   assert.equal(m?.contentType, "text/xml; charset=utf-8");
 });
 
 Deno.test("negotiateDomain() accepts type wildcards and */*", () => {
   assert.equal(
-    negotiateDomain(["image/*"], "image/png", true)?.contentType,
+    negotiateDomain(["image/*"], "image/png", BYTEA_SEND)?.contentType,
     "image/png",
   );
-  assert.equal(
-    negotiateDomain(["*/*"], "image/png", true)?.binary,
-    true,
+  assert.deepEqual(
+    negotiateDomain(["*/*"], "image/png", BYTEA_SEND)?.send,
+    BYTEA_SEND,
   );
 });
 
 Deno.test("negotiateDomain() returns null when the client wants something else", () => {
-  assert.equal(negotiateDomain(["application/json"], "text/html", false), null);
+  assert.equal(
+    negotiateDomain(["application/json"], "text/html", TEXT_SEND),
+    null,
+  );
 });
 
 Deno.test("negotiateDomain() of a */* domain answers application/octet-stream", () => {
   assert.equal(
-    negotiateDomain(["application/json"], "*/*", true)?.contentType,
+    negotiateDomain(["application/json"], "*/*", BYTEA_SEND)?.contentType,
     "application/octet-stream",
   );
 });

@@ -541,7 +541,7 @@ export function planRequest(
     ? negotiateDomain(
       req.accept,
       call.routine.returnTypeName,
-      call.routine.returnBaseType === "bytea",
+      call.routine.returnSend ?? null,
     )
     : null;
   const media = domain ?? negotiate(req.accept, raw, {

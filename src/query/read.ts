@@ -651,9 +651,12 @@ export function bodySql(
 ): Sql {
   const shape = plan.call?.shape ?? "set";
   const value = sql`_postgrest_t.${ident(CALL_ALIAS)}`;
-  if (plan.media.kind === "raw" && plan.media.binary === true) {
-    // bytes travel as base64 text and are decoded before sending
-    return sql`coalesce(encode((array_agg(${value}))[1]::bytea, 'base64'), '')`;
+  const send = plan.media.kind === "raw" ? plan.media.send ?? null : null;
+  if (send !== null) {
+    // the binary form travels as base64 text and is decoded before sending
+    return sql`coalesce(encode(${ident(send[0])}.${
+      ident(send[1])
+    }((array_agg(${value}))[1]), 'base64'), '')`;
   }
   if (
     plan.media.kind === "text" || plan.media.kind === "xml" ||

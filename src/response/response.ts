@@ -240,7 +240,7 @@ export function readResponse(
   const status = gucStatus(row.gucStatus) ?? rStatus;
   const body = plan.headOnly
     ? null
-    : plan.media.kind === "raw" && plan.media.binary === true
+    : plan.media.kind === "raw" && (plan.media.send ?? null) !== null
     ? decodeBinary(row.body)
     : row.body;
   return { status, headers, body };

@@ -122,6 +122,13 @@ select
   tn.nspname as return_type_schema,
   t.typname as return_type_name,
   case when t.typtype = 'd' then format_type(t.typbasetype, null) end as return_base_type,
+  case when t.typtype = 'd' then (
+    select json_build_array(sn.nspname, sp.proname)
+    from pg_type bt
+    join pg_proc sp on sp.oid = bt.typsend
+    join pg_namespace sn on sn.oid = sp.pronamespace
+    where bt.oid = t.typbasetype
+  ) end as return_send,
   p.proretset as returns_set,
   (t.typtype = 'c' or (t.typtype = 'p' and t.typname = 'record')
     or coalesce('t' = any(p.proargmodes) or 'o' = any(p.proargmodes)

@@ -40,6 +40,14 @@ export type CatalogQuery = (
 function str(v: unknown): string {
   return typeof v === "string" ? v : String(v ?? "");
 }
+/** A `[schema, name]` JSON pair, or null. */
+function qualifiedName(raw: unknown): readonly [string, string] | null {
+  const v: unknown = typeof raw === "string" ? JSON.parse(raw) : raw;
+  if (!Array.isArray(v) || v.length !== 2) return null;
+  const [a, b]: unknown[] = v;
+  return typeof a === "string" && typeof b === "string" ? [a, b] : null;
+}
+
 function strOrNull(v: unknown): string | null {
   return typeof v === "string" ? v : null;
 }
@@ -179,6 +187,7 @@ export async function loadSchemaCache(
       returnTypeSchema: str(r["return_type_schema"]),
       returnTypeName: str(r["return_type_name"]),
       returnBaseType: strOrNull(r["return_base_type"]),
+      returnSend: qualifiedName(r["return_send"]),
       returnsSet: r["returns_set"] === true,
       returnsComposite: r["returns_composite"] === true,
       volatility: v === "i" || v === "s" ? v : "v",

@@ -77,6 +77,12 @@ export interface Routine {
   readonly returnTypeName: string;
   /** The base type when the return type is a domain (media type handlers). */
   readonly returnBaseType?: string | null;
+  /**
+   * The base type's binary send function (schema, name) when the return
+   * type is a domain: raw media output is the value's binary form, as
+   * PostgREST sends it.
+   */
+  readonly returnSend?: readonly [string, string] | null;
   readonly returnsSet: boolean;
   readonly returnsComposite: boolean;
   readonly volatility: "i" | "s" | "v";

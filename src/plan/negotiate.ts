@@ -7,7 +7,8 @@
  * @module
  */
 
-import { mediaTypeError } from "../error.ts";
+import { mediaTypeError, PgrstError } from "../error.ts";
+import type { MediaHandler } from "../schema_cache/types.ts";
 
 /** What the body is rendered as. */
 export interface OutputMedia {
@@ -27,6 +28,8 @@ export interface OutputMedia {
    * body, or null for the value's text.
    */
   readonly send?: readonly [string, string] | null;
+  /** Raw output of a media type handler: the aggregate (schema, name). */
+  readonly handler?: readonly [string, string] | null;
   /**
    * Set for `application/vnd.pgrst.plan`: the EXPLAIN of the statement that
    * would produce `kind` is returned instead.
@@ -132,6 +135,57 @@ export function negotiateDomain(
     if (base === returnType || base === "*/*") return raw(returnType);
     const [type = "", sub = ""] = returnType.split("/");
     if (base === `${type}/*` && sub !== "") return raw(returnType);
+  }
+  return null;
+}
+
+const CHARSET_TYPES = new Set([
+  "application/json",
+  "application/geo+json",
+  "text/plain",
+  "text/xml",
+  "text/csv",
+]);
+
+/**
+ * For rows of `target` (a table, view or a function's row type): the media
+ * type handler (an aggregate) for the first Accept entry one answers, when
+ * no earlier entry is answered by a built-in type. A handler for the table
+ * wins over an anyelement one, but only for whole rows (no narrowing
+ * `select`: its rows must be the table's type); `application/vnd.pgrst.*` types are never
+ * overridden. Returns null to let `negotiate` choose.
+ */
+export function negotiateHandler(
+  accept: readonly string[],
+  handlers: readonly MediaHandler[],
+  target: { readonly schema: string; readonly name: string },
+  wholeRows: boolean,
+): OutputMedia | null {
+  if (handlers.length === 0) return null;
+  for (const mt of accept) {
+    const base = (mt.split(";")[0] ?? "").trim().toLowerCase();
+    if (base.startsWith("application/vnd.pgrst.")) return null;
+    const h = handlers.find((x) =>
+      wholeRows && x.mediaType === base && x.target !== null &&
+      x.target.schema === target.schema && x.target.name === target.name
+    ) ?? handlers.find((x) =>
+      x.mediaType === base && x.target === null
+    );
+    if (h !== undefined) {
+      return {
+        kind: "raw",
+        stripNulls: false,
+        contentType: CHARSET_TYPES.has(base) ? `${base}; charset=utf-8` : base,
+        send: h.send,
+        handler: [h.schema, h.name],
+      };
+    }
+    try {
+      negotiate([mt], "read");
+      return null;
+    } catch (e) {
+      if (!(e instanceof PgrstError)) throw e;
+    }
   }
   return null;
 }

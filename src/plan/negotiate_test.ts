@@ -1,6 +1,6 @@
 /** Tests for media-type negotiation: GeoJSON and domain-typed (raw) function results. */
 import assert from "node:assert/strict";
-import { negotiate, negotiateDomain } from "./negotiate.ts";
+import { negotiate, negotiateDomain, negotiateHandler } from "./negotiate.ts";
 
 const TEXT_SEND = ["pg_catalog", "textsend"] as const;
 const BYTEA_SEND = ["pg_catalog", "byteasend"] as const;
@@ -54,4 +54,73 @@ Deno.test("negotiate() offers application/geo+json for rows, not for scalars", (
     () => negotiate(["application/geo+json"], "scalar"),
     /None of these media types are available/,
   );
+});
+
+const TSV = {
+  schema: "api",
+  name: "tsv_agg",
+  mediaType: "text/tab-separated-values",
+  target: { schema: "api", name: "items" },
+  send: TEXT_SEND,
+} as const;
+const ANY_TSV = { ...TSV, name: "any_tsv_agg", target: null };
+const ITEMS = { schema: "api", name: "items" };
+
+Deno.test("negotiateHandler() picks the table's aggregate for its media type", () => {
+  const m = negotiateHandler(
+    ["text/tab-separated-values"],
+    [ANY_TSV, TSV],
+    ITEMS,
+    true,
+  );
+  assert.equal(m?.kind, "raw");
+  assert.deepEqual(m?.handler, ["api", "tsv_agg"]);
+  assert.equal(m?.contentType, "text/tab-separated-values");
+});
+
+Deno.test("negotiateHandler() uses an anyelement aggregate for other tables or a narrowed select", () => {
+  const other = { schema: "api", name: "books" };
+  assert.deepEqual(
+    negotiateHandler(["text/tab-separated-values"], [TSV, ANY_TSV], other, true)
+      ?.handler,
+    ["api", "any_tsv_agg"],
+  );
+  assert.deepEqual(
+    negotiateHandler(
+      ["text/tab-separated-values"],
+      [TSV, ANY_TSV],
+      ITEMS,
+      false,
+    )
+      ?.handler,
+    ["api", "any_tsv_agg"],
+  );
+  assert.equal(
+    negotiateHandler(["text/tab-separated-values"], [TSV], ITEMS, false),
+    null,
+  );
+});
+
+Deno.test("negotiateHandler() leaves earlier built-in types and vnd.pgrst types alone", () => {
+  assert.equal(
+    negotiateHandler(
+      ["application/json", "text/tab-separated-values"],
+      [TSV],
+      ITEMS,
+      true,
+    ),
+    null,
+  );
+  const obj = { ...TSV, mediaType: "application/vnd.pgrst.object+json" };
+  assert.equal(
+    negotiateHandler(["application/vnd.pgrst.object+json"], [obj], ITEMS, true),
+    null,
+  );
+});
+
+Deno.test("negotiateHandler() may override application/json for one table", () => {
+  const ov = { ...TSV, mediaType: "application/json" };
+  const m = negotiateHandler(["application/json"], [ov], ITEMS, true);
+  assert.equal(m?.contentType, "application/json; charset=utf-8");
+  assert.deepEqual(m?.handler, ["api", "tsv_agg"]);
 });

@@ -41,7 +41,12 @@ import {
   type Relationship,
   resolveRelationship,
 } from "./relationships.ts";
-import { negotiate, negotiateDomain, type OutputMedia } from "./negotiate.ts";
+import {
+  negotiate,
+  negotiateDomain,
+  negotiateHandler,
+  type OutputMedia,
+} from "./negotiate.ts";
 import { type OpenApiPlan, planRoot } from "../openapi/plan.ts";
 
 /** An embedded resource, planned. */
@@ -544,7 +549,22 @@ export function planRequest(
       call.routine.returnSend ?? null,
     )
     : null;
-  const media = domain ?? negotiate(req.accept, raw, {
+  // rows of a table or of a function's row type: media type handlers
+  const rowsOf = call === null
+    ? { schema: table.schema, name: table.name }
+    : call.shape === "set" || call.shape === "single"
+    ? {
+      schema: call.routine.returnTypeSchema,
+      name: call.routine.returnTypeName,
+    }
+    : null;
+  const handled = rowsOf === null ? null : negotiateHandler(
+    req.accept,
+    cache.mediaHandlers ?? [],
+    rowsOf,
+    req.params.select.length === 1 && req.params.select[0]?.kind === "star",
+  );
+  const media = domain ?? handled ?? negotiate(req.accept, raw, {
     planEnabled: config.dbPlanEnabled,
   });
   return {

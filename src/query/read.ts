@@ -652,6 +652,13 @@ export function bodySql(
   const shape = plan.call?.shape ?? "set";
   const value = sql`_postgrest_t.${ident(CALL_ALIAS)}`;
   const send = plan.media.kind === "raw" ? plan.media.send ?? null : null;
+  const handler = plan.media.kind === "raw" ? plan.media.handler ?? null : null;
+  if (send !== null && handler !== null) {
+    // a media type handler: the aggregate over the rows, in binary form
+    return sql`coalesce(encode(${ident(send[0])}.${ident(send[1])}(${
+      ident(handler[0])
+    }.${ident(handler[1])}(_postgrest_t)), 'base64'), '')`;
+  }
   if (send !== null) {
     // the binary form travels as base64 text and is decoded before sending
     return sql`coalesce(encode(${ident(send[0])}.${

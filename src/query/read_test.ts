@@ -726,6 +726,23 @@ Deno.test("bodySql() builds a GeoJSON FeatureCollection with ST_AsGeoJSON", () =
   );
 });
 
+Deno.test("bodySql() of a media type handler sends the aggregate's binary form", () => {
+  const h = render(bodySql({
+    media: {
+      kind: "raw",
+      stripNulls: false,
+      contentType: "text/tab-separated-values",
+      send: ["pg_catalog", "textsend"],
+      handler: ["api", "tsv_agg"],
+    },
+    call: null,
+  }));
+  assert.equal(
+    h.text,
+    `coalesce(encode("pg_catalog"."textsend"("api"."tsv_agg"(_postgrest_t)), 'base64'), '')`,
+  );
+});
+
 Deno.test("readStatement() wraps the source and reads the response GUCs", () => {
   const n = node({
     select: [col("id")],

@@ -184,3 +184,32 @@ join pg_roles r on r.oid = s.setrole
 where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
 order by s.setdatabase
 `;
+
+/**
+ * Media type handlers: aggregates returning a domain named after a media
+ * type, over one table's row type or anyelement. `send` is the binary send
+ * function of the domain's base type (the body is that binary form).
+ */
+export const MEDIA_HANDLERS_SQL = `
+select
+  an.nspname as schema,
+  ap.proname as name,
+  rt.typname as media_type,
+  case when at.typrelid <> 0 then atn.nspname end as target_schema,
+  case when at.typrelid <> 0 then at.typname end as target_name,
+  json_build_array(sn.nspname, sp.proname) as send
+from pg_aggregate a
+join pg_proc ap on ap.oid = a.aggfnoid
+join pg_namespace an on an.oid = ap.pronamespace
+join pg_type rt on rt.oid = ap.prorettype and rt.typtype = 'd'
+join pg_type bt on bt.oid = rt.typbasetype
+join pg_proc sp on sp.oid = bt.typsend
+join pg_namespace sn on sn.oid = sp.pronamespace
+join pg_type at on at.oid = ap.proargtypes[0]
+join pg_namespace atn on atn.oid = at.typnamespace
+where ap.pronargs = 1
+  and rt.typname ~ '^[^/]+/[^/]+$'
+  and (at.typrelid <> 0 or at.oid = 'anyelement'::regtype)
+  and an.nspname not in ('pg_catalog', 'information_schema')
+order by an.nspname, ap.proname
+`;

@@ -8,6 +8,7 @@
 
 import {
   FOREIGN_KEYS_SQL,
+  MEDIA_HANDLERS_SQL,
   RELATIONS_SQL,
   ROLE_SETTINGS_SQL,
   ROUTINES_SQL,
@@ -24,6 +25,7 @@ import {
 import {
   type Column,
   type ForeignKey,
+  type MediaHandler,
   qualifiedKey,
   type Routine,
   type RoutineParam,
@@ -227,12 +229,27 @@ export async function loadSchemaCache(
     for (const [k, v] of parseSettings(r["settings"])) merged.set(k, v);
     roleSettings.set(role, [...merged]);
   }
+  const mediaHandlers: MediaHandler[] = [];
+  for (const r of await query(MEDIA_HANDLERS_SQL, [])) {
+    const send = qualifiedName(r["send"]);
+    if (send === null) continue;
+    mediaHandlers.push({
+      schema: str(r["schema"]),
+      name: str(r["name"]),
+      mediaType: str(r["media_type"]),
+      target: typeof r["target_schema"] === "string"
+        ? { schema: str(r["target_schema"]), name: str(r["target_name"]) }
+        : null,
+      send,
+    });
+  }
   return {
     tables: expanded.tables,
     foreignKeys: expanded.foreignKeys,
     routines,
     computed,
     roleSettings,
+    mediaHandlers,
     pgVersion,
   };
 }

@@ -112,6 +112,20 @@ export interface SchemaCache {
     readonly (readonly [string, string])[]
   >;
   readonly pgVersion: number;
+  /** Aggregates producing a media type (PostgREST's media type handlers). */
+  readonly mediaHandlers?: readonly MediaHandler[];
+}
+
+/** An aggregate that renders rows as a media type. */
+export interface MediaHandler {
+  readonly schema: string;
+  readonly name: string;
+  /** The domain's name: a media type such as `text/tab-separated-values`. */
+  readonly mediaType: string;
+  /** The table whose rows it aggregates, or null for anyelement. */
+  readonly target: { readonly schema: string; readonly name: string } | null;
+  /** The base type's binary send function (schema, name). */
+  readonly send: readonly [string, string];
 }
 
 /** Computed fields and relationships of a table. */

@@ -965,3 +965,21 @@ test("a media-type domain function still answers JSON when JSON is asked", async
   });
   assert.deepEqual(await expectJson(res, 200), "<h1>hi</h1>");
 });
+
+test("a media type handler aggregate renders a table's rows", async () => {
+  const res = await get("/items?id=in.(1,2)&order=id", {
+    headers: { Accept: "text/tab-separated-values" },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/tab-separated-values");
+  const body = await res.text();
+  assert.match(body, /^1\t[^\n]+\n2\t[^\n]+\n$/);
+});
+
+test("a table's media type handler is not used for a narrowed select (406)", async () => {
+  const res = await get("/items?select=id", {
+    headers: { Accept: "text/tab-separated-values" },
+  });
+  const body = await expectJson(res, 406);
+  assert.deepEqual((body as Record<string, unknown>)["code"], "PGRST107");
+});

@@ -66,10 +66,16 @@ function paramValue(mt: string, name: string): string | null {
   return null;
 }
 
-/** The plan media type, or null when `mt` is not one. */
+/**
+ * The plan media type, or null when `mt` is not one. `innerOf` resolves the
+ * `for=` media type (built-in types by default).
+ * @throws {PgrstError} PGRST107 when `for=` names no available type
+ */
 function planMedia(
   mt: string,
   action: "read" | "scalar" | "xml",
+  innerOf: (forType: string) => OutputMedia = (t) =>
+    negotiate([t], action, { planEnabled: false }),
 ): OutputMedia | null {
   const base = (mt.split(";")[0] ?? "").trim();
   let format: "json" | "text";
@@ -80,7 +86,7 @@ function planMedia(
   ) format = "text";
   else return null;
   const forType = paramValue(mt, "for") ?? "application/json";
-  const inner = negotiate([forType], action, { planEnabled: false });
+  const inner = innerOf(forType);
   const options: ExplainOption[] = [];
   for (const o of (paramValue(mt, "options") ?? "").split("|")) {
     const found = EXPLAIN_OPTIONS.find((x) => x === o.trim().toLowerCase());
@@ -160,10 +166,18 @@ export function negotiateHandler(
   handlers: readonly MediaHandler[],
   target: { readonly schema: string; readonly name: string },
   wholeRows: boolean,
+  opts: { readonly planEnabled: boolean } = { planEnabled: false },
 ): OutputMedia | null {
   if (handlers.length === 0) return null;
   for (const mt of accept) {
     const base = (mt.split(";")[0] ?? "").trim().toLowerCase();
+    if (opts.planEnabled && base.startsWith("application/vnd.pgrst.plan")) {
+      // EXPLAIN of a handler's statement: `for=` names the handler's type
+      const forType = paramValue(mt, "for");
+      if (forType === null) return null;
+      const inner = negotiateHandler([forType], handlers, target, wholeRows);
+      return inner === null ? null : planMedia(mt, "read", () => inner);
+    }
     if (base.startsWith("application/vnd.pgrst.")) return null;
     const h = handlers.find((x) =>
       wholeRows && x.mediaType === base && x.target !== null &&

@@ -124,3 +124,19 @@ Deno.test("negotiateHandler() may override application/json for one table", () =
   assert.equal(m?.contentType, "application/json; charset=utf-8");
   assert.deepEqual(m?.handler, ["api", "tsv_agg"]);
 });
+
+Deno.test("negotiateHandler() explains a handler's statement for a plan media type", () => {
+  const mt =
+    'application/vnd.pgrst.plan+json; for="text/tab-separated-values"; options=verbose';
+  const m = negotiateHandler([mt], [TSV], ITEMS, true, { planEnabled: true });
+  assert.deepEqual(m?.handler, ["api", "tsv_agg"]);
+  assert.deepEqual(m?.explain, { format: "json", options: ["verbose"] });
+  assert.equal(
+    m?.contentType,
+    'application/vnd.pgrst.plan+json; for="text/tab-separated-values"; options=verbose; charset=utf-8',
+  );
+  assert.equal(
+    negotiateHandler([mt], [TSV], ITEMS, true, { planEnabled: false }),
+    null,
+  );
+});

@@ -563,6 +563,7 @@ export function planRequest(
     cache.mediaHandlers ?? [],
     rowsOf,
     req.params.select.length === 1 && req.params.select[0]?.kind === "star",
+    { planEnabled: config.dbPlanEnabled },
   );
   const media = domain ?? handled ?? negotiate(req.accept, raw, {
     planEnabled: config.dbPlanEnabled,

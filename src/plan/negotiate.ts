@@ -7,7 +7,7 @@
  * @module
  */
 
-import { mediaTypeError, PgrstError } from "../error.ts";
+import { mediaTypeError } from "../error.ts";
 import type { MediaHandler } from "../schema_cache/types.ts";
 
 /** What the body is rendered as. */
@@ -77,7 +77,7 @@ function planMedia(
   innerOf: (forType: string) => OutputMedia = (t) =>
     negotiate([t], action, { planEnabled: false }),
 ): OutputMedia | null {
-  const base = (mt.split(";")[0] ?? "").trim();
+  const base = baseOf(mt);
   let format: "json" | "text";
   if (base === "application/vnd.pgrst.plan+json") format = "json";
   else if (
@@ -92,7 +92,7 @@ function planMedia(
     const found = EXPLAIN_OPTIONS.find((x) => x === o.trim().toLowerCase());
     if (found !== undefined && !options.includes(found)) options.push(found);
   }
-  const innerType = (inner.contentType.split(";")[0] ?? "").trim();
+  const innerType = baseOf(inner.contentType);
   const opts = options.length > 0 ? `; options=${options.join("|")}` : "";
   return {
     ...inner,
@@ -104,12 +104,28 @@ function planMedia(
 
 const JSON_CT = "application/json; charset=utf-8";
 
+/** The media type of an Accept entry without its parameters, lower case. */
+function baseOf(mt: string): string {
+  return (mt.split(";")[0] ?? "").trim().toLowerCase();
+}
+
 function params(mt: string): { base: string; nullsStripped: boolean } {
-  const [base = "", ...ps] = mt.split(";").map((s) => s.trim());
-  return {
-    base,
-    nullsStripped: ps.some((p) => p.toLowerCase() === "nulls=stripped"),
-  };
+  const ps = mt.split(";").slice(1).map((s) => s.trim().toLowerCase());
+  return { base: baseOf(mt), nullsStripped: ps.includes("nulls=stripped") };
+}
+
+/** Media types whose Content-Type carries `charset=utf-8` (as PostgREST's). */
+const CHARSET_TYPES = new Set([
+  "application/json",
+  "application/geo+json",
+  "text/plain",
+  "text/xml",
+  "text/csv",
+]);
+
+/** The Content-Type header of raw output in media type `base`. */
+function rawContentType(base: string): string {
+  return CHARSET_TYPES.has(base) ? `${base}; charset=utf-8` : base;
 }
 
 /**
@@ -125,33 +141,21 @@ export function negotiateDomain(
   send: readonly [string, string] | null,
 ): OutputMedia | null {
   if (!returnType.includes("/")) return null;
-  const withCharset = (t: string) =>
-    t === "text/plain" || t === "text/xml" || t === "text/csv"
-      ? `${t}; charset=utf-8`
-      : t;
   const raw = (ct: string): OutputMedia => ({
     kind: "raw",
     stripNulls: false,
-    contentType: withCharset(ct),
+    contentType: rawContentType(ct),
     send,
   });
   if (returnType === "*/*") return raw("application/octet-stream");
   for (const mt of accept) {
-    const base = (mt.split(";")[0] ?? "").trim();
+    const base = baseOf(mt);
     if (base === returnType || base === "*/*") return raw(returnType);
     const [type = "", sub = ""] = returnType.split("/");
     if (base === `${type}/*` && sub !== "") return raw(returnType);
   }
   return null;
 }
-
-const CHARSET_TYPES = new Set([
-  "application/json",
-  "application/geo+json",
-  "text/plain",
-  "text/xml",
-  "text/csv",
-]);
 
 /**
  * For rows of `target` (a table, view or a function's row type): the media
@@ -170,7 +174,7 @@ export function negotiateHandler(
 ): OutputMedia | null {
   if (handlers.length === 0) return null;
   for (const mt of accept) {
-    const base = (mt.split(";")[0] ?? "").trim().toLowerCase();
+    const base = baseOf(mt);
     if (opts.planEnabled && base.startsWith("application/vnd.pgrst.plan")) {
       // EXPLAIN of a handler's statement: `for=` names the handler's type
       const forType = paramValue(mt, "for");
@@ -189,17 +193,12 @@ export function negotiateHandler(
       return {
         kind: "raw",
         stripNulls: false,
-        contentType: CHARSET_TYPES.has(base) ? `${base}; charset=utf-8` : base,
+        contentType: rawContentType(base),
         send: h.send,
         handler: [h.schema, h.name],
       };
     }
-    try {
-      negotiate([mt], "read");
-      return null;
-    } catch (e) {
-      if (!(e instanceof PgrstError)) throw e;
-    }
+    if (builtinMedia(mt, "read") !== null) return null;
   }
   return null;
 }
@@ -218,65 +217,75 @@ export function negotiate(
       const plan = planMedia(mt, action);
       if (plan !== null) return plan;
     }
-    const { base, nullsStripped } = params(mt);
-    switch (base) {
-      case "*/*":
-      case "application/*":
-      case "application/json":
-        return { kind: "json", stripNulls: false, contentType: JSON_CT };
-      case "application/vnd.pgrst.array+json":
-        return {
-          kind: "json",
-          stripNulls: nullsStripped,
-          contentType: nullsStripped
-            ? "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8"
-            : JSON_CT,
-        };
-      case "application/vnd.pgrst.object+json":
-      case "application/vnd.pgrst.object":
-        return {
-          kind: "singular",
-          stripNulls: nullsStripped,
-          contentType: nullsStripped
-            ? "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
-            : "application/vnd.pgrst.object+json; charset=utf-8",
-        };
-      case "text/plain":
-        if (action === "scalar") {
-          return {
-            kind: "text",
-            stripNulls: false,
-            contentType: "text/plain; charset=utf-8",
-          };
-        }
-        break;
-      case "text/xml":
-        if (action === "xml") {
-          return {
-            kind: "xml",
-            stripNulls: false,
-            contentType: "text/xml; charset=utf-8",
-          };
-        }
-        break;
-      case "application/geo+json":
-        // PostGIS: a FeatureCollection built by ST_AsGeoJSON
-        if (action === "read") {
-          return {
-            kind: "geojson",
-            stripNulls: false,
-            contentType: "application/geo+json; charset=utf-8",
-          };
-        }
-        break;
-      case "text/csv":
-      case "text/*":
-        return {
-          kind: "csv",
-          stripNulls: false,
-          contentType: "text/csv; charset=utf-8",
-        };
-    }
+    const media = builtinMedia(mt, action);
+    if (media !== null) return media;
   }
   throw mediaTypeError(accept);
+}
+
+/** The built-in media type answering one Accept entry, or null. */
+function builtinMedia(
+  mt: string,
+  action: "read" | "scalar" | "xml",
+): OutputMedia | null {
+  const { base, nullsStripped } = params(mt);
+  switch (base) {
+    case "*/*":
+    case "application/*":
+    case "application/json":
+      return { kind: "json", stripNulls: false, contentType: JSON_CT };
+    case "application/vnd.pgrst.array+json":
+      return {
+        kind: "json",
+        stripNulls: nullsStripped,
+        contentType: nullsStripped
+          ? "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8"
+          : JSON_CT,
+      };
+    case "application/vnd.pgrst.object+json":
+    case "application/vnd.pgrst.object":
+      return {
+        kind: "singular",
+        stripNulls: nullsStripped,
+        contentType: nullsStripped
+          ? "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
+          : "application/vnd.pgrst.object+json; charset=utf-8",
+      };
+    case "text/plain":
+      if (action === "scalar") {
+        return {
+          kind: "text",
+          stripNulls: false,
+          contentType: "text/plain; charset=utf-8",
+        };
+      }
+      break;
+    case "text/xml":
+      if (action === "xml") {
+        return {
+          kind: "xml",
+          stripNulls: false,
+          contentType: "text/xml; charset=utf-8",
+        };
+      }
+      break;
+    case "application/geo+json":
+      // PostGIS: a FeatureCollection built by ST_AsGeoJSON
+      if (action === "read") {
+        return {
+          kind: "geojson",
+          stripNulls: false,
+          contentType: "application/geo+json; charset=utf-8",
+        };
+      }
+      break;
+    case "text/csv":
+    case "text/*":
+      return {
+        kind: "csv",
+        stripNulls: false,
+        contentType: "text/csv; charset=utf-8",
+      };
+  }
+  return null;
 }

@@ -174,9 +174,19 @@ function preludeStatements(
     }),
   ];
   if (config.dbPreRequest !== null) {
-    statements.push(render(preRequestStatement(config.dbPreRequest)));
+    statements.push(preRequestRendered(config.dbPreRequest));
   }
   return statements;
+}
+
+/** The rendered db-pre-request call, rebuilt only when the setting changes. */
+let preRequestMemo: { readonly fn: string; readonly stmt: Statement } | null =
+  null;
+function preRequestRendered(fn: string): Statement {
+  if (preRequestMemo?.fn !== fn) {
+    preRequestMemo = { fn, stmt: render(preRequestStatement(fn)) };
+  }
+  return preRequestMemo.stmt;
 }
 
 async function execute(

@@ -68,7 +68,7 @@ export function checkSelectSize(
 /**
  * Reads a request body, refusing it before reading when Content-Length is
  * too large and while reading when the stream exceeds the limit.
- * @throws {PgrstError} 413 PGRST150
+ * @throws {PgrstError} 413 PGRST150; 400 PGRST102 when the stream fails
  */
 export async function readBody(
   request: Request,
@@ -82,7 +82,18 @@ export async function readBody(
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch {
+      // the client went away (or broke the stream) mid-upload
+      throw new PgrstError(
+        400,
+        "PGRST102",
+        "The request body could not be read",
+      );
+    }
+    const { done, value } = next;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {

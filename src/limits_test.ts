@@ -69,3 +69,19 @@ Deno.test("checkSelectSize() refuses deep embedding and huge select lists", () =
     checkSelectSize(wide, { maxEmbedDepth: 5, maxSelectItems: 10 })
   );
 });
+
+Deno.test("readBody() turns a stream that fails mid-upload into 400 PGRST102", async () => {
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array([1, 2]));
+      c.error(new Error("connection reset"));
+    },
+  });
+  const req = new Request("http://x/", { method: "POST", body });
+  await assert.rejects(readBody(req), (e: unknown) => {
+    assert.ok(e instanceof PgrstError);
+    assert.equal(e.status, 400);
+    assert.equal(e.code, "PGRST102");
+    return true;
+  });
+});

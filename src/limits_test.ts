@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import type { SelectItem } from "./api_request/types.ts";
 import { PgrstError } from "./error.ts";
-import { checkSelectSize, readBody } from "./limits.ts";
+import {
+  capStatementTimeout,
+  checkSelectSize,
+  headerBytes,
+  readBody,
+  timeoutMillis,
+} from "./limits.ts";
 
 function embed(select: SelectItem[]): SelectItem {
   return {
@@ -55,10 +61,13 @@ Deno.test("readBody() returns a body within the limit", async () => {
 Deno.test("checkSelectSize() refuses deep embedding and huge select lists", () => {
   let tree: SelectItem[] = [{ kind: "star" }];
   for (let i = 0; i < 5; i++) tree = [embed(tree)];
-  checkSelectSize(tree, { maxEmbedDepth: 5, maxSelectItems: 100 });
+  checkSelectSize(tree, { serverMaxEmbedDepth: 5, serverMaxSelectItems: 100 });
   assert.throws(
     () =>
-      checkSelectSize([embed(tree)], { maxEmbedDepth: 5, maxSelectItems: 100 }),
+      checkSelectSize([embed(tree)], {
+        serverMaxEmbedDepth: 5,
+        serverMaxSelectItems: 100,
+      }),
     (e) => e instanceof PgrstError && e.status === 400 && e.code === "PGRST152",
   );
   const wide: SelectItem[] = Array.from(
@@ -66,7 +75,7 @@ Deno.test("checkSelectSize() refuses deep embedding and huge select lists", () =
     () => ({ kind: "star" as const }),
   );
   assert.throws(() =>
-    checkSelectSize(wide, { maxEmbedDepth: 5, maxSelectItems: 10 })
+    checkSelectSize(wide, { serverMaxEmbedDepth: 5, serverMaxSelectItems: 10 })
   );
 });
 
@@ -84,4 +93,41 @@ Deno.test("readBody() turns a stream that fails mid-upload into 400 PGRST102", a
     assert.equal(e.code, "PGRST102");
     return true;
   });
+});
+
+Deno.test("timeoutMillis() reads PostgreSQL's statement_timeout units", () => {
+  assert.equal(timeoutMillis("250"), 250);
+  assert.equal(timeoutMillis("250ms"), 250);
+  assert.equal(timeoutMillis("2s"), 2000);
+  assert.equal(timeoutMillis("1.5 min"), 90_000);
+  assert.equal(timeoutMillis("1h"), 3_600_000);
+  assert.equal(timeoutMillis("0"), 0);
+  assert.equal(timeoutMillis("soon"), null);
+  assert.equal(timeoutMillis("5 fortnights"), null);
+});
+
+Deno.test("capStatementTimeout() keeps a shorter role timeout and caps a longer or missing one", () => {
+  assert.deepEqual(capStatementTimeout([["statement_timeout", "1s"]], 60), [
+    ["statement_timeout", "1s"],
+  ]);
+  assert.deepEqual(
+    capStatementTimeout([["work_mem", "7MB"], ["statement_timeout", "2h"]], 60),
+    [["work_mem", "7MB"], ["statement_timeout", "60000ms"]],
+  );
+  // 0 disables PostgreSQL's timeout: the request timeout still applies
+  assert.deepEqual(capStatementTimeout([["statement_timeout", "0"]], 5), [
+    ["statement_timeout", "5000ms"],
+  ]);
+  assert.deepEqual(capStatementTimeout([], 5), [
+    ["statement_timeout", "5000ms"],
+  ]);
+  // no request timeout: settings pass unchanged
+  assert.deepEqual(capStatementTimeout([["statement_timeout", "2h"]], 0), [
+    ["statement_timeout", "2h"],
+  ]);
+});
+
+Deno.test("headerBytes() counts each header line as sent", () => {
+  const h = new Headers({ "x-a": "12345", accept: "*/*" });
+  assert.equal(headerBytes(h), 3 + 5 + 4 + 6 + 3 + 4);
 });

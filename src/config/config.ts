@@ -458,6 +458,48 @@ const SPECS: readonly KeySpec[] = [
     list,
   ),
   spec(
+    "server-max-body-bytes",
+    "serverMaxBodyBytes",
+    "largest request body in bytes (pgrest)",
+    positiveInt,
+  ),
+  spec(
+    "server-max-concurrent-requests",
+    "serverMaxConcurrentRequests",
+    "requests handled at once, 503 beyond (pgrest; 0: no limit)",
+    nonNegativeInt,
+  ),
+  spec(
+    "server-max-embed-depth",
+    "serverMaxEmbedDepth",
+    "deepest nesting of embeds in select (pgrest)",
+    positiveInt,
+  ),
+  spec(
+    "server-max-header-bytes",
+    "serverMaxHeaderBytes",
+    "largest request header section in bytes (pgrest)",
+    positiveInt,
+  ),
+  spec(
+    "server-max-select-items",
+    "serverMaxSelectItems",
+    "most items in select, embeds included (pgrest)",
+    positiveInt,
+  ),
+  spec(
+    "server-max-url-length",
+    "serverMaxUrlLength",
+    "longest path and query string in characters (pgrest)",
+    positiveInt,
+  ),
+  spec(
+    "server-request-timeout",
+    "serverRequestTimeout",
+    "seconds a request may take, 504 after (pgrest; 0: no limit)",
+    nonNegativeInt,
+  ),
+  spec(
     "server-host",
     "serverHost",
     "bind address (!4, *4, !6, *6, * or a host)",

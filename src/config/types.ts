@@ -62,6 +62,23 @@ export interface Config {
   readonly serverTimingEnabled: boolean;
   readonly serverTraceHeader: string | null;
   readonly serverCorsAllowedOrigins: readonly string[] | null;
+  /** Request body bytes (413 PGRST150 beyond; pgrest's extension). */
+  readonly serverMaxBodyBytes: number;
+  /** Characters of path and query string (414 PGRST151 beyond). */
+  readonly serverMaxUrlLength: number;
+  /** Bytes of request header names and values (431 PGRST153 beyond). */
+  readonly serverMaxHeaderBytes: number;
+  /** Levels of nested embedding in `select` (400 PGRST152 beyond). */
+  readonly serverMaxEmbedDepth: number;
+  /** Items of `select`, embeds included (400 PGRST152 beyond). */
+  readonly serverMaxSelectItems: number;
+  /**
+   * Seconds a request may take (504 PGRST154 after; also caps the
+   * transaction's `statement_timeout`); 0 means no limit.
+   */
+  readonly serverRequestTimeout: number;
+  /** Requests handled at once (503 PGRST155 beyond); 0 means no limit. */
+  readonly serverMaxConcurrentRequests: number;
   readonly adminServerPort: number | null;
   readonly adminServerHost: string | null;
   readonly logLevel: LogLevel;
@@ -118,6 +135,13 @@ export const DEFAULT_CONFIG: Config = {
   serverTimingEnabled: false,
   serverTraceHeader: null,
   serverCorsAllowedOrigins: null,
+  serverMaxBodyBytes: 10 * 1024 * 1024,
+  serverMaxUrlLength: 16 * 1024,
+  serverMaxHeaderBytes: 32 * 1024,
+  serverMaxEmbedDepth: 16,
+  serverMaxSelectItems: 1024,
+  serverRequestTimeout: 60,
+  serverMaxConcurrentRequests: 1000,
   adminServerPort: null,
   adminServerHost: null,
   logLevel: "error",

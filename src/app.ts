@@ -18,7 +18,12 @@ import type { MutatePlan } from "./plan/mutate.ts";
 import type { OutputMedia } from "./plan/negotiate.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
 import { corsHeaders } from "./response/cors.ts";
-import { checkSelectSize, LIMITS, readBody, urlTooLong } from "./limits.ts";
+import {
+  capStatementTimeout,
+  checkSelectSize,
+  readBody,
+  urlTooLong,
+} from "./limits.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { mutateStatement } from "./query/mutate.ts";
@@ -148,7 +153,7 @@ export function requestSettings(
   for (const [k, v] of routine?.settings ?? []) {
     if (config.dbHoistedTxSettings.includes(k)) out.set(k, v);
   }
-  return [...out];
+  return capStatementTimeout([...out], config.serverRequestTimeout);
 }
 
 function preludeStatements(
@@ -521,11 +526,13 @@ export function makeHandler(
       );
       timer.lap("jwt");
       const { path, search } = splitUrl(request.url);
-      if (path.length + search.length > LIMITS.maxUrlLength) {
-        throw urlTooLong(LIMITS.maxUrlLength);
+      if (path.length + search.length > config.serverMaxUrlLength) {
+        throw urlTooLong(config.serverMaxUrlLength);
       }
       const hasBody = request.method !== "GET" && request.method !== "HEAD";
-      const body = hasBody ? await readBody(request) : null;
+      const body = hasBody
+        ? await readBody(request, config.serverMaxBodyBytes)
+        : null;
       const req = parseApiRequest({
         method: request.method,
         path,
@@ -533,7 +540,7 @@ export function makeHandler(
         headers: request.headers,
         body,
       }, config);
-      checkSelectSize(req.params.select);
+      checkSelectSize(req.params.select, config);
       timer.lap("parse");
       const cache = state.cache;
       if (cache === null) throw schemaCacheNotLoaded();

@@ -336,7 +336,9 @@ export function fromPgError(
   if (e.code === "PGRST") return fromRaisePgrst(e);
   const status = sqlStateStatus(e.code, e.message, authenticated);
   const headers: (readonly [string, string])[] = [];
-  if (status === 401 && e.code === "42501") headers.push([BEARER, "Bearer"]);
+  // PostgREST challenges every 401 from the database (42501 without a token,
+  // a JWT role that does not exist, PT401)
+  if (status === 401) headers.push([BEARER, "Bearer"]);
   return new PgrstError(status, e.code, e.message, {
     details: e.detail ?? null,
     hint: e.hint ?? null,

@@ -182,6 +182,20 @@ Deno.test("fromPgError() answers anonymous 42501 with 401 and WWW-Authenticate",
   });
 });
 
+Deno.test("fromPgError() challenges every 401: a missing JWT role and PT401", () => {
+  const role = fromPgError({
+    code: "22023",
+    message: 'role "nobody" does not exist',
+  }, true);
+  assert.equal(role.status, 401);
+  assert.deepEqual(role.headers, [["WWW-Authenticate", "Bearer"]]);
+  const raised = fromPgError({ code: "PT401", message: "go away" }, true);
+  assert.equal(raised.status, 401);
+  assert.deepEqual(raised.headers, [["WWW-Authenticate", "Bearer"]]);
+  const other = fromPgError({ code: "22023", message: "bad value" }, true);
+  assert.deepEqual(other.headers, []);
+});
+
 Deno.test("fromPgError() answers authenticated 42501 with 403 and no challenge", () => {
   const e = fromPgError({
     code: "42501",

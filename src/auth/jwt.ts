@@ -19,6 +19,9 @@
  *   candidate when its `use` is not `enc`, its `kid` equals the token's (when
  *   the token has one), its `alg` (when set) equals the token's, and its type
  *   fits the algorithm; candidates are tried in order.
+ * - A role claim of `none` is refused as a role that does not exist (401
+ *   22023): PostgreSQL would read it as `RESET ROLE` and run the request as
+ *   the authenticator.
  * - Successful decodes are kept in a bounded LRU cache keyed by the token;
  *   `exp`/`nbf`/`iat`/`aud` ({@linkcode validateClaims}, pure) are checked on
  *   every request against the injected clock, with 30 s of skew.
@@ -704,9 +707,30 @@ export async function createAuthenticator(
       validateClaims(claims, nowSeconds, { audience });
       const role = extractRole(claims, rolePath) ?? anonRole;
       if (role === null) throw anonymousDisabled();
+      if (role === RESET_ROLE) throw roleDoesNotExist(role);
       return { role, claims, authenticated: true };
     },
   };
+}
+
+/**
+ * The value PostgreSQL's `role` setting reads as `RESET ROLE`: with it,
+ * `set_config('role', …)` switches back to the session user, the
+ * authenticator. No role can be named so (`CREATE ROLE none` fails: the name
+ * is reserved), so a token claiming it is treated as naming a role that does
+ * not exist. PostgREST passes it through and runs the request as the
+ * authenticator.
+ */
+const RESET_ROLE = "none";
+
+/**
+ * The error PostgreSQL raises when the claimed role does not exist (22023),
+ * which PostgREST answers with 401 and a `Bearer` challenge.
+ */
+function roleDoesNotExist(role: string): PgrstError {
+  return new PgrstError(401, "22023", `role "${role}" does not exist`, {
+    headers: [["WWW-Authenticate", "Bearer"]],
+  });
 }
 
 /**

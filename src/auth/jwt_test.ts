@@ -743,6 +743,17 @@ Deno.test("authenticate() without a role claim and without anon role is PGRST302
   assert.equal(r.role, AUTHOR);
 });
 
+Deno.test("authenticate() refuses the role none, which would reset to the authenticator", async () => {
+  await rejects(auth(await hs256({ role: "none" })), {
+    status: 401,
+    code: "22023",
+    message: 'role "none" does not exist',
+    wwwAuthenticate: "Bearer",
+  });
+  // only the exact spelling is special to PostgreSQL
+  assert.equal((await auth(await hs256({ role: "None" }))).role, "None");
+});
+
 Deno.test("authenticate() follows jwt-role-claim-key", async () => {
   const claims = {
     realm_access: { roles: ["offline_access", "client_admin"] },

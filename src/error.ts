@@ -9,6 +9,13 @@
  * @module
  */
 
+import {
+  headerValueBytes,
+  isHeaderName,
+  isHeaderValue,
+  isSettableHeader,
+} from "./response/header_safety.ts";
+
 /** The JSON body of an error response. */
 export interface ErrorBody {
   readonly code: string;
@@ -384,7 +391,11 @@ function fromRaisePgrst(e: PgErrorFields): PgrstError {
   } catch {
     det = undefined;
   }
-  if (!isRecord(det) || typeof det["status"] !== "number") {
+  if (
+    !isRecord(det) || typeof det["status"] !== "number" ||
+    !Number.isInteger(det["status"]) || det["status"] < 200 ||
+    det["status"] > 599 || !safeHeaders(det["headers"])
+  ) {
     return new PgrstError(
       500,
       "PGRST121",
@@ -400,7 +411,9 @@ function fromRaisePgrst(e: PgErrorFields): PgrstError {
   const h = det["headers"];
   if (isRecord(h)) {
     for (const [k, v] of Object.entries(h)) {
-      if (typeof v === "string") headers.push([k, v]);
+      if (typeof v === "string" && isSettableHeader(k)) {
+        headers.push([k, headerValueBytes(v)]);
+      }
     }
   }
   return new PgrstError(
@@ -408,6 +421,18 @@ function fromRaisePgrst(e: PgErrorFields): PgrstError {
     typeof msg["code"] === "string" ? msg["code"] : "",
     typeof msg["message"] === "string" ? msg["message"] : "",
     { details: msg["details"] ?? null, hint: msg["hint"] ?? null, headers },
+  );
+}
+
+/**
+ * Whether the headers of a `RAISE SQLSTATE 'PGRST'` DETAIL can be sent:
+ * string values need valid names and no control characters (CR/LF would
+ * split the response).
+ */
+function safeHeaders(h: unknown): boolean {
+  if (!isRecord(h)) return true;
+  return Object.entries(h).every(([k, v]) =>
+    typeof v !== "string" || (isHeaderName(k) && isHeaderValue(v))
   );
 }
 

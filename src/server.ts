@@ -10,16 +10,125 @@
  * @module
  */
 
-import { type AppState, makeHandler } from "./app.ts";
+import { type AppState, makeHandler as makeAppHandler } from "./app.ts";
 import { createAuthenticator } from "./auth/jwt.ts";
 import type { Config } from "./config/types.ts";
 import { createDb, type Db } from "./db/pool.ts";
+import { PgrstError } from "./error.ts";
+import {
+  headerBytes,
+  headersTooLarge,
+  requestTimedOut,
+  tooManyRequests,
+} from "./limits.ts";
 import { log } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { corsHeaders } from "./response/cors.ts";
+import { unsendableHeader } from "./response/header_safety.ts";
 import { loadSchemaCache } from "./schema_cache/load.ts";
 import type { SchemaCache } from "./schema_cache/types.ts";
 
-export { makeHandler };
+/** A request handler as `Deno.serve` calls it. */
+export type Handler = (
+  request: Request,
+  info?: { remoteAddr: Deno.Addr },
+) => Promise<Response>;
+
+/** A limit's error as a response, with the CORS headers of the request. */
+function limitResponse(
+  e: PgrstError,
+  request: Request,
+  config: Config,
+): Response {
+  const headers: [string, string][] = [
+    ...corsHeaders(
+      request.method,
+      request.headers,
+      config.serverCorsAllowedOrigins,
+    ),
+    ["Content-Type", "application/json; charset=utf-8"],
+    ["Proxy-Status", `PostgREST; error=${e.code}`],
+    ...e.headers.map(([k, v]): [string, string] => [k, v]),
+  ];
+  const body = request.method === "HEAD"
+    ? null
+    : JSON.stringify(e.body(config.clientErrorVerbosity));
+  return new Response(body, { status: e.status, headers });
+}
+
+/**
+ * The response, or a 500 when one of its headers could not be sent: Deno
+ * aborts the process on a control character in a header value, so no
+ * header reaches it unchecked, wherever it came from.
+ */
+function sendable(res: Response, request: Request, config: Config): Response {
+  const bad = unsendableHeader(res.headers);
+  if (bad === null) return res;
+  log("error", `internal error: unsendable header ${JSON.stringify(bad)}`);
+  void res.body?.cancel().catch(() => {});
+  return limitResponse(
+    new PgrstError(500, "PGRSTX00", "Internal server error"),
+    request,
+    config,
+  );
+}
+
+/**
+ * Builds the HTTP handler: the application's handler behind the limits that
+ * need the whole request rather than one stage of it. A header section over
+ * `server-max-header-bytes` gets 431 PGRST153; beyond
+ * `server-max-concurrent-requests` requests in progress a request gets 503
+ * PGRST155 at once; a request running longer than `server-request-timeout`
+ * gets 504 PGRST154 (its transaction's `statement_timeout` is capped at the
+ * same time, so the database stops working on it too, and it keeps counting
+ * against the concurrency cap until it has really finished).
+ */
+export function makeHandler(state: AppState): Handler {
+  const inner = makeAppHandler(state);
+  let inFlight = 0;
+  return async function guarded(request, info) {
+    const { config } = state;
+    let refusal: PgrstError | null = null;
+    if (headerBytes(request.headers) > config.serverMaxHeaderBytes) {
+      refusal = headersTooLarge(config.serverMaxHeaderBytes);
+    } else if (
+      config.serverMaxConcurrentRequests > 0 &&
+      inFlight >= config.serverMaxConcurrentRequests
+    ) {
+      refusal = tooManyRequests(config.serverMaxConcurrentRequests);
+    }
+    if (refusal !== null) {
+      state.metrics.countRequest(refusal.status);
+      log(
+        refusal.status >= 500 ? "error" : "warn",
+        `${request.method} refused: ${refusal.code} ${refusal.message}`,
+        config.logLevel,
+      );
+      await request.body?.cancel().catch(() => {});
+      return limitResponse(refusal, request, config);
+    }
+    inFlight++;
+    const work = inner(request, info).then(
+      (res) => sendable(res, request, config),
+    ).finally(() => inFlight--);
+    const seconds = config.serverRequestTimeout;
+    if (seconds <= 0) return await work;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<Response>((resolve) => {
+      timer = setTimeout(() => {
+        const e = requestTimedOut(seconds);
+        state.metrics.countRequest(e.status);
+        log("error", `${request.method} ${e.message}`, config.logLevel);
+        resolve(limitResponse(e, request, config));
+      }, seconds * 1000);
+    });
+    try {
+      return await Promise.race([work, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
 
 /** A started application. */
 export interface RunningApp {

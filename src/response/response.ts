@@ -9,6 +9,12 @@
  * @module
  */
 
+import {
+  headerValueBytes,
+  isHeaderName,
+  isHeaderValue,
+  isSettableHeader,
+} from "./header_safety.ts";
 import type { ApiRequest, RangeSpec } from "../api_request/types.ts";
 import { invalidRange, PgrstError, singularityError } from "../error.ts";
 import type { MutatePlan } from "../plan/mutate.ts";
@@ -72,7 +78,9 @@ export function resultRow(row: Record<string, unknown> | undefined): ResultRow {
 
 /**
  * Parses `response.headers`: a JSON array of one-key objects with string
- * values. CR and LF are refused.
+ * values. Names must be HTTP tokens and values free of control characters
+ * (CR and LF included); Content-Length, Transfer-Encoding and hop-by-hop
+ * headers are dropped; text beyond Latin-1 is sent as UTF-8 bytes.
  * @throws {PgrstError} PGRST111
  */
 export function gucHeaders(text: string | null): [string, string][] {
@@ -95,13 +103,13 @@ export function gucHeaders(text: string | null): [string, string][] {
     const entries = Object.entries(o);
     if (entries.length !== 1) throw bad;
     const [k, val] = entries[0] ?? ["", null];
-    if (typeof val !== "string" || /[\r\n\0]/.test(k + val) || k === "") {
+    if (typeof val !== "string" || !isHeaderName(k) || !isHeaderValue(val)) {
       throw bad;
     }
-    // framing headers stay the server's: SQL cannot change the body length
-    const lower = k.toLowerCase();
-    if (lower === "content-length" || lower === "transfer-encoding") continue;
-    out.push([k, val]);
+    // framing and hop-by-hop headers stay the server's: SQL cannot change
+    // the body length or the connection
+    if (!isSettableHeader(k)) continue;
+    out.push([k, headerValueBytes(val)]);
   }
   return out;
 }
@@ -134,7 +142,8 @@ function decodeBinary(b64: string): Uint8Array<ArrayBuffer> {
 export function gucStatus(text: string | null): number | null {
   if (text === null) return null;
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 100 || n > 599) {
+  // 1xx are interim responses: one cannot be the final answer
+  if (!/^\d+$/.test(text.trim()) || n < 200 || n > 599) {
     throw new PgrstError(
       500,
       "PGRST112",

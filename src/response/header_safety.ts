@@ -1,0 +1,80 @@
+/**
+ * Owns the safety of response headers whose names or values come from SQL
+ * (`response.headers`, `RAISE SQLSTATE 'PGRST'` details): names must be
+ * HTTP tokens, values must hold no control character (CR and LF would split
+ * the response, and Deno 2.9's HTTP server aborts the whole process on any
+ * other control character in a header value), text beyond Latin-1 is sent
+ * as its UTF-8 bytes (as PostgREST sends it), and the framing and
+ * hop-by-hop headers stay the server's.
+ *
+ * Pure.
+ *
+ * @module
+ */
+
+/** An HTTP field name (RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Control characters other than horizontal tab (and DEL). */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Anything that is not a Latin-1 character (a JS "ByteString"). */
+// deno-lint-ignore no-control-regex
+const BEYOND_LATIN1 = /[^\x00-\xff]/;
+
+/**
+ * Headers SQL may not set: the server frames the body itself
+ * (Content-Length, Transfer-Encoding) and owns the connection (hop-by-hop
+ * headers).
+ */
+const RESERVED: ReadonlySet<string> = new Set([
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "upgrade",
+]);
+
+/** Whether `name` is a valid HTTP header name. */
+export function isHeaderName(name: string): boolean {
+  return TOKEN.test(name);
+}
+
+/** Whether `value` is safe to send as a header value (before encoding). */
+export function isHeaderValue(value: string): boolean {
+  return !CONTROL.test(value);
+}
+
+/** Whether SQL may set this header (false for framing and hop-by-hop). */
+export function isSettableHeader(name: string): boolean {
+  return !RESERVED.has(name.toLowerCase());
+}
+
+/**
+ * A header value as a ByteString: Latin-1 text unchanged, anything beyond
+ * as its UTF-8 bytes, one character per byte.
+ */
+export function headerValueBytes(value: string): string {
+  if (!BEYOND_LATIN1.test(value)) return value;
+  let out = "";
+  for (const b of new TextEncoder().encode(value)) {
+    out += String.fromCharCode(b);
+  }
+  return out;
+}
+
+/**
+ * The first header of a response that Deno could not send (an invalid name,
+ * or a value with a control character or beyond Latin-1), or null.
+ */
+export function unsendableHeader(headers: Headers): string | null {
+  let bad: string | null = null;
+  headers.forEach((value, name) => {
+    if (bad === null && (CONTROL.test(value) || BEYOND_LATIN1.test(value))) {
+      bad = name;
+    }
+  });
+  return bad;
+}

@@ -14,6 +14,7 @@ import { parseCsv } from "../api_request/payload.ts";
 import type { ApiRequest } from "../api_request/types.ts";
 import { invalidBody, PgrstError } from "../error.ts";
 import {
+  canUseRoutine,
   findTable,
   qualifiedKey,
   type Routine,
@@ -166,10 +167,13 @@ function notFound(
   req: ApiRequest,
   name: string,
   given: Given,
-  candidates: readonly Routine[],
+  overloads: readonly Routine[],
   cache: SchemaCache,
+  role: string | null,
 ): PgrstError {
   const s = req.schema;
+  // the hint names only functions the request's role may execute
+  const candidates = overloads.filter((r) => canUseRoutine(cache, role, r));
   let message: string;
   let details: string;
   let hint: string | null = null;
@@ -210,7 +214,8 @@ function notFound(
   }
   if (candidates.length === 0) {
     const names = [...cache.routines.values()].flat()
-      .filter((r) => r.schema === s).map((r) => r.name);
+      .filter((r) => r.schema === s && canUseRoutine(cache, role, r))
+      .map((r) => r.name);
     const best = closestMatch(name, [...new Set(names)], 0.33);
     if (best !== null) {
       hint = `Perhaps you meant to call the function ${s}.${best}`;
@@ -262,6 +267,7 @@ export function planCall(
   req: ApiRequest,
   name: string,
   cache: SchemaCache,
+  role: string | null = null,
 ): { call: CallSource; filters: readonly (readonly [string, string])[] } {
   const candidates = cache.routines.get(qualifiedKey(req.schema, name)) ?? [];
   const given = givenFrom(req);
@@ -271,7 +277,9 @@ export function planCall(
     const want = rawTypeOf(given.raw);
     const found = candidates.filter((r) => singleUnnamed(r, (t) => t === want));
     const only = found[0];
-    if (only === undefined) throw notFound(req, name, given, candidates, cache);
+    if (only === undefined) {
+      throw notFound(req, name, given, candidates, cache, role);
+    }
     if (found.length > 1) throw ambiguous(found);
     routine = only;
     args = [{ name: "", type: want, value: given.value, variadic: false }];
@@ -287,7 +295,9 @@ export function planCall(
       found = candidates.filter((r) => singleUnnamed(r, isJsonType));
     }
     const only = found[0];
-    if (only === undefined) throw notFound(req, name, given, candidates, cache);
+    if (only === undefined) {
+      throw notFound(req, name, given, candidates, cache, role);
+    }
     if (found.length > 1) throw ambiguous(found);
     routine = only;
     const first = routine.params[0];

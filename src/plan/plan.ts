@@ -26,6 +26,7 @@ import {
   tableNotFound,
 } from "../error.ts";
 import {
+  canUseTable,
   computedOf,
   findTable,
   type Routine,
@@ -138,11 +139,13 @@ function findRelation(
   req: ApiRequest,
   name: string,
   cache: SchemaCache,
+  role: string | null,
 ): Table {
   const t = findTable(cache, req.schema, name);
   if (t !== undefined) return t;
+  // the hint names only what the request's role may use
   const names = [...cache.tables.values()].filter((x) =>
-    x.schema === req.schema
+    x.schema === req.schema && canUseTable(cache, role, x)
   )
     .map((x) => x.name);
   throw tableNotFound(req.schema, name, closestMatch(name, names));
@@ -454,13 +457,15 @@ export function planReadNode(
 }
 
 /**
- * Plans a request.
+ * Plans a request. `role` is the request's role: "Perhaps you meant" hints
+ * name only tables and functions it may use (null: any).
  * @throws {PgrstError} PGRST107, PGRST108, PGRST117, PGRST123, PGRST126, PGRST127, PGRST205
  */
 export function planRequest(
   request: ApiRequest,
   config: Config,
   cache: SchemaCache,
+  role: string | null = null,
 ): ActionPlan {
   let req = request;
   const target = req.target;
@@ -473,6 +478,7 @@ export function planRequest(
         { ...req, method: "POST", body: null },
         target.name,
         cache,
+        role,
       );
       return {
         kind: "info",
@@ -483,7 +489,7 @@ export function planRequest(
     }
     return {
       kind: "info",
-      allow: allowedMethods(findRelation(req, target.name, cache)),
+      allow: allowedMethods(findRelation(req, target.name, cache, role)),
     };
   }
   if (target.kind === "root") {
@@ -498,6 +504,7 @@ export function planRequest(
       },
       config,
       cache,
+      role,
     );
     return spec.kind === "read"
       ? { ...spec, media: { ...spec.media, contentType: root.contentType } }
@@ -509,7 +516,7 @@ export function planRequest(
     if (!["GET", "HEAD", "POST"].includes(req.method)) {
       throw rpcMethodError(req.method);
     }
-    const planned = planCall(req, target.name, cache);
+    const planned = planCall(req, target.name, cache, role);
     call = planned.call;
     table = resultTable(call.routine, cache);
     const extra = planned.filters;
@@ -526,7 +533,7 @@ export function planRequest(
       };
     }
   } else {
-    table = findRelation(req, target.name, cache);
+    table = findRelation(req, target.name, cache, role);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return planMutation(req, config, cache, table);
     }

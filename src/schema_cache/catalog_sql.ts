@@ -213,3 +213,35 @@ where ap.pronargs = 1
   and an.nspname not in ('pg_catalog', 'information_schema')
 order by an.nspname, ap.proname
 `;
+
+/**
+ * What each role the authenticator can switch to (`pg_has_role … MEMBER`)
+ * may use in the exposed schemas: the tables and views on which it holds
+ * any privilege (on the table or one of its columns), and the functions it
+ * may execute, both with USAGE on the schema. "Perhaps you meant" hints
+ * name only these.
+ */
+export const PRIVILEGES_SQL = `
+select
+  r.rolname as role,
+  coalesce((
+    select json_agg(json_build_array(n.nspname, c.relname))
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = any($1::text[])
+      and c.relkind in ('r', 'v', 'm', 'f', 'p')
+      and has_schema_privilege(r.oid, n.oid, 'USAGE')
+      and (has_table_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE')
+        or has_any_column_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE'))
+  ), '[]') as tables,
+  coalesce((
+    select json_agg(p.oid)
+    from pg_proc p
+    join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = any($1::text[])
+      and has_schema_privilege(r.oid, n.oid, 'USAGE')
+      and has_function_privilege(r.oid, p.oid, 'EXECUTE')
+  ), '[]') as routines
+from pg_roles r
+where pg_has_role(current_user, r.oid, 'MEMBER')
+`;

@@ -9,6 +9,7 @@
 import {
   FOREIGN_KEYS_SQL,
   MEDIA_HANDLERS_SQL,
+  PRIVILEGES_SQL,
   RELATIONS_SQL,
   ROLE_SETTINGS_SQL,
   ROUTINES_SQL,
@@ -27,6 +28,7 @@ import {
   type ForeignKey,
   type MediaHandler,
   qualifiedKey,
+  type RolePrivileges,
   type Routine,
   type RoutineParam,
   type SchemaCache,
@@ -243,12 +245,25 @@ export async function loadSchemaCache(
       send,
     });
   }
+  const privileges = new Map<string, RolePrivileges>();
+  for (const r of await query(PRIVILEGES_SQL, [list])) {
+    privileges.set(str(r["role"]), {
+      tables: new Set(
+        arr(r["tables"]).flatMap((t) => {
+          const pair = qualifiedName(t);
+          return pair === null ? [] : [qualifiedKey(pair[0], pair[1])];
+        }),
+      ),
+      routines: new Set(arr(r["routines"]).map(Number)),
+    });
+  }
   return {
     tables: expanded.tables,
     foreignKeys: expanded.foreignKeys,
     routines,
     computed,
     roleSettings,
+    privileges,
     mediaHandlers,
     pgVersion,
   };

@@ -112,8 +112,53 @@ export interface SchemaCache {
     readonly (readonly [string, string])[]
   >;
   readonly pgVersion: number;
+  /**
+   * What each role the authenticator can switch to may use (tables and
+   * views with any privilege, executable functions), by role name. Absent
+   * in hand-built caches, where every object counts as usable.
+   */
+  readonly privileges?: ReadonlyMap<string, RolePrivileges>;
   /** Aggregates producing a media type (PostgREST's media type handlers). */
   readonly mediaHandlers?: readonly MediaHandler[];
+}
+
+/** The objects one role may use. */
+export interface RolePrivileges {
+  /** Tables and views by `qualifiedKey`. */
+  readonly tables: ReadonlySet<string>;
+  /** Function OIDs. */
+  readonly routines: ReadonlySet<number>;
+}
+
+/**
+ * Whether `role` may use a table or view (any privilege on it or on one of
+ * its columns); true when the cache carries no privilege information.
+ */
+export function canUseTable(
+  cache: SchemaCache,
+  role: string | null,
+  t: { readonly schema: string; readonly name: string },
+): boolean {
+  if (cache.privileges === undefined || role === null) return true;
+  return cache.privileges.get(role)?.tables.has(
+    qualifiedKey(t.schema, t.name),
+  ) ??
+    false;
+}
+
+/**
+ * Whether `role` may execute a function; true when the cache carries no
+ * privilege information or the function no OID.
+ */
+export function canUseRoutine(
+  cache: SchemaCache,
+  role: string | null,
+  r: Routine,
+): boolean {
+  if (cache.privileges === undefined || role === null || r.oid === undefined) {
+    return true;
+  }
+  return cache.privileges.get(role)?.routines.has(r.oid) ?? false;
 }
 
 /** An aggregate that renders rows as a media type. */

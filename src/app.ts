@@ -544,7 +544,7 @@ export function makeHandler(
       timer.lap("parse");
       const cache = state.cache;
       if (cache === null) throw schemaCacheNotLoaded();
-      const plan = planRequest(req, config, cache);
+      const plan = planRequest(req, config, cache, auth.role);
       const res = await execute(
         state,
         req,

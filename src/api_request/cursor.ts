@@ -123,9 +123,21 @@ export function parseQuoted(c: Cursor): string | null {
 
 /**
  * A field name: a quoted string, or letters, digits, `_`, ` `, `$` in runs
- * joined by single dashes not followed by `>`.
+ * joined by single dashes not followed by `>`. Never empty: `""` and names
+ * of spaces only fail.
  */
 export function parseFieldName(c: Cursor): string {
+  const begin = c.pos;
+  const name = fieldNameText(c);
+  // an empty name can name nothing, and "" is not valid SQL
+  if (name === "") {
+    c.pos = begin;
+    c.fail(FIELD_EXPECTING);
+  }
+  return name;
+}
+
+function fieldNameText(c: Cursor): string {
   const q = parseQuoted(c);
   if (q !== null) return q;
   let out = "";
@@ -135,7 +147,7 @@ export function parseFieldName(c: Cursor): string {
     if (c.pos === start) {
       if (out === "") c.fail(FIELD_EXPECTING);
       c.pos--; // give back the dash
-      return out.slice(0, -1);
+      return out.slice(0, -1).trim();
     }
     out += c.chars.slice(start, c.pos).join("");
     if (c.peek() === "-" && c.peek(1) !== ">") {

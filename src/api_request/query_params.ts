@@ -548,6 +548,30 @@ function parseInteger(what: string, text: string): number {
   return Number(text);
 }
 
+/**
+ * PostgreSQL text cannot hold NUL, so no name or value with one can mean
+ * anything: fail before it is cut short (names) or refused by the database.
+ *
+ * @throws {PgrstError} PGRST100
+ */
+function rejectNul(key: string, value: string): void {
+  const parts: [string, string][] = [
+    ["parameter name", key],
+    [`${key} parameter`, value],
+  ];
+  for (const [what, text] of parts) {
+    const at = Array.from(text).indexOf("\u0000");
+    if (at >= 0) {
+      throw parseError(
+        `"failed to parse ${what} (${
+          text.replaceAll("\u0000", "\\0")
+        })" (line 1, column ${at + 1})`,
+        'unexpected "\\u0000" expecting any character but NUL',
+      );
+    }
+  }
+}
+
 const RESERVED = new Set(["select", "columns", "on_conflict"]);
 
 /**
@@ -573,6 +597,7 @@ export function parseQueryParams(
   const rpcArgs: [string, string][] = [];
 
   for (const [key, value] of search) {
+    rejectNul(key, value);
     if (key === "select") {
       // an empty select means every column, as PostgREST does
       select = value.trim() === "" ? [{ kind: "star" }] : parseSelect(value);

@@ -929,3 +929,48 @@ Deno.test("parseQueryParams() reports the select parameter's errors", () => {
     '"failed to parse select parameter (id,)" (line 1, column 4)',
   );
 });
+
+// ---------------------------------------------------------------- hostile input (found by tests/security/fuzz_test.ts)
+
+Deno.test('an empty name ("" or spaces) fails to parse in every name position', () => {
+  for (
+    const search of [
+      'select=""',
+      "select=id,%20",
+      'select="":id',
+      'select=id,""(*)',
+      'select=rel!""(*)',
+      'order=""',
+      "order=%20",
+      "order=id,%20.desc",
+      'columns=id,""',
+      'on_conflict=""',
+      '""=eq.1',
+      '"".id=eq.1',
+      'or=("".eq.1)',
+    ]
+  ) {
+    parseFailure(() => qp(search));
+  }
+  // a quoted name with content is still fine
+  assert.deepEqual(qp('select=" a "').select, [col(" a ")]);
+});
+
+Deno.test("a NUL byte in a parameter's name or value fails to parse", () => {
+  for (
+    const search of [
+      "select=id%00,name",
+      "select=id&na%00me=eq.1",
+      "name=eq.a%00b",
+      "id=in.(1,%00)",
+      "or=(id.eq.1%00)",
+      "order=id%00.desc",
+      "limit=1%00",
+      "%00=1",
+    ]
+  ) {
+    const e = parseFailure(() => qp(search));
+    assert.match(String(e.details), /NUL/);
+  }
+  parseFailure(() => qp("a=%00", true)); // RPC arguments too
+});

@@ -25,7 +25,7 @@ import type {
 } from "../plan/plan.ts";
 import { isToOne } from "../plan/relationships.ts";
 import type { Routine } from "../schema_cache/types.ts";
-import { castType } from "./casts.ts";
+import { castSql } from "./casts.ts";
 import {
   EMPTY,
   ident,
@@ -251,9 +251,7 @@ const AGG_SQL = {
 } as const;
 
 function withCast(expr: Sql, cast: string | null): Sql {
-  return cast === null
-    ? expr
-    : sql`CAST(${expr} AS ${keyword(castType(cast))})`;
+  return cast === null ? expr : sql`CAST(${expr} AS ${castSql(cast)})`;
 }
 
 /** Renders ORDER BY terms (without the keyword). */

@@ -525,7 +525,7 @@ Deno.test("selectSql() renders *, plain columns, aliases, casts and JSON paths",
   ]);
   assert.deepEqual(render(list), {
     text:
-      `${T}.*, ${T}."id", ${T}."name" AS "n", CAST(${T}."price" AS text) AS "price", ` +
+      `${T}.*, ${T}."id", ${T}."name" AS "n", CAST(${T}."price" AS "text") AS "price", ` +
       `${T}."data"->>$1::text AS "color", CAST(${T}."data"->$2::int AS int) AS "first"`,
     params: ["color", 0],
   });
@@ -551,7 +551,7 @@ Deno.test("selectSql() renders aggregates and groups by the other columns", () =
     text: `${T}."name", pg_catalog.sum(${T}."price") AS "sum", ` +
       `CAST(pg_catalog.max(${T}."price") AS int) AS "top", ` +
       `pg_catalog.count(${T}."id") AS "count", pg_catalog.count(*) AS "count", ` +
-      `CAST(pg_catalog.count(*) AS text) AS "n", ${T}."tags"`,
+      `CAST(pg_catalog.count(*) AS "text") AS "n", ${T}."tags"`,
     params: [],
   });
   assert.deepEqual(groupBy.map((g) => render(g).text), ["1", "7"]);

@@ -45,6 +45,15 @@ export function configText(config: Config): string {
   put("server-host", config.serverHost);
   put("server-port", config.serverPort);
   put("server-unix-socket", config.serverUnixSocket);
+  put("server-cors-allowed-origins", config.serverCorsAllowedOrigins);
+  put("server-max-body-bytes", config.serverMaxBodyBytes);
+  put("server-max-url-length", config.serverMaxUrlLength);
+  put("server-max-header-bytes", config.serverMaxHeaderBytes);
+  put("server-max-embed-depth", config.serverMaxEmbedDepth);
+  put("server-max-select-items", config.serverMaxSelectItems);
+  put("server-request-timeout", config.serverRequestTimeout);
+  put("server-max-concurrent-requests", config.serverMaxConcurrentRequests);
+  put("client-error-verbosity", config.clientErrorVerbosity);
   put("log-level", config.logLevel);
   for (const [k, v] of Object.entries(config.appSettings)) {
     put(`app.settings.${k}`, v);

@@ -245,3 +245,34 @@ test("slow header senders (slowloris) do not keep other clients from being serve
     for (const c of conns) c.close();
   }
 });
+
+Deno.test("--dump-config shows every limit key, from PGRST_* variables", async () => {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (!k.startsWith("PGRST_")) env[k] = v;
+  }
+  Object.assign(env, ENV, { PGRST_DB_URI: "postgres://x@127.0.0.1/db" });
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "--dump-config"],
+    cwd: new URL("../../", import.meta.url),
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const text = new TextDecoder().decode(out.stdout);
+  for (
+    const line of [
+      'server-max-body-bytes = "1000"',
+      'server-max-url-length = "500"',
+      'server-max-header-bytes = "2000"',
+      'server-max-embed-depth = "2"',
+      'server-max-select-items = "5"',
+      'server-request-timeout = "1"',
+      'server-max-concurrent-requests = "2"',
+    ]
+  ) {
+    assert.ok(text.includes(line), `${line} in:\n${text}`);
+  }
+});

@@ -22,6 +22,7 @@ import { log } from "./src/log.ts";
 import {
   bindAddress,
   fetchDbSettings,
+  keepServing,
   makeHandler,
   startApp,
 } from "./src/server.ts";
@@ -163,7 +164,18 @@ async function main(args: readonly string[]): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(schemaJson(cache) + "\n"));
     return 0;
   }
-  const server = serve(config, app.hostname, makeHandler(app.state));
+  const handler = makeHandler(app.state);
+  const unixSocket = config.serverUnixSocket;
+  const server = keepServing(() => serve(config, app.hostname, handler), {
+    logLevel: config.logLevel,
+    // the failed listener's socket file would block the new one
+    onRestart: () => {
+      if (unixSocket === null) return;
+      try {
+        Deno.removeSync(unixSocket);
+      } catch { /* already gone */ }
+    },
+  });
   let admin: Deno.HttpServer | null = null;
   if (config.adminServerPort !== null) {
     admin = Deno.serve({

@@ -364,3 +364,64 @@ export async function startApp(
     },
   };
 }
+
+/** A listener that `keepServing` restarts after it fails. */
+export interface KeptServer {
+  /** Stops accepting (no restart after this) and lets requests finish. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Keeps a `Deno.serve` listener up. Deno 2.9's server stops for good when
+ * accepting a connection fails, for example when the process runs out of
+ * file descriptors under a flood of idle or slow connections: the process
+ * would then live on without serving. This starts a new listener (with
+ * capped backoff while starting fails) until `shutdown()`. `onRestart` is
+ * called before each new start (e.g. to remove a stale unix socket file).
+ */
+export function keepServing(
+  start: () => Deno.HttpServer,
+  opts: { logLevel: Config["logLevel"]; onRestart?: () => void },
+): KeptServer {
+  let current: Deno.HttpServer | null = start();
+  let stopped = false;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  const watch = (server: Deno.HttpServer): void => {
+    server.finished.then(
+      () => {},
+      (e: unknown) => {
+        if (stopped) return;
+        log(
+          "error",
+          `the HTTP listener failed (${
+            e instanceof Error ? e.message : String(e)
+          }); starting it again`,
+          opts.logLevel,
+        );
+        current = null;
+        restart(50);
+      },
+    );
+  };
+  const restart = (delay: number): void => {
+    retry = setTimeout(() => {
+      if (stopped) return;
+      try {
+        opts.onRestart?.();
+        current = start();
+        watch(current);
+        log("info", "the HTTP listener is serving again", opts.logLevel);
+      } catch {
+        restart(Math.min(delay * 2, 1000));
+      }
+    }, delay);
+  };
+  watch(current);
+  return {
+    async shutdown() {
+      stopped = true;
+      clearTimeout(retry);
+      await current?.shutdown();
+    },
+  };
+}

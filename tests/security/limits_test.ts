@@ -15,6 +15,7 @@
 
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { freePort } from "../harness/free_port.ts";
 import { startServer, type TestServer } from "../harness/server.ts";
 import {
   errorCode,
@@ -275,4 +276,93 @@ Deno.test("--dump-config shows every limit key, from PGRST_* variables", async (
   ) {
     assert.ok(text.includes(line), `${line} in:\n${text}`);
   }
+});
+
+test("a flood of idle connections that exhausts the file descriptors does not stop the server for good", async () => {
+  // main.ts under a low descriptor limit: Deno's listener fails on accept
+  // once the limit is reached, and pgrest starts a new one
+  const port = freePort();
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (!k.startsWith("PGRST_")) env[k] = v;
+  }
+  Object.assign(env, ENV, {
+    PGRST_DB_URI: uri!,
+    PGRST_SERVER_HOST: "127.0.0.1",
+    PGRST_SERVER_PORT: String(port),
+    PGRST_DB_POOL: "2",
+    PGRST_LOG_LEVEL: "info",
+  });
+  const limit = 200;
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `ulimit -n ${limit} && exec "$0" run -A main.ts`,
+      Deno.execPath(),
+    ],
+    cwd: new URL("../../", import.meta.url),
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output: string[] = [];
+  const drained = Promise.all([child.stdout, child.stderr].map(async (s) => {
+    for await (const t of s.pipeThrough(new TextDecoderStream())) {
+      output.push(t);
+    }
+  }));
+  // a new connection each time (fetch would reuse an accepted one)
+  const probe = async (): Promise<number> => {
+    let conn: Deno.TcpConn | null = null;
+    try {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const res = await rawRequest(
+        conn,
+        "GET /public_notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        1_000,
+      );
+      return res.status;
+    } catch {
+      return 0;
+    } finally {
+      try {
+        conn?.close();
+      } catch { /* closed by rawRequest's deadline */ }
+    }
+  };
+  const conns: Deno.TcpConn[] = [];
+  try {
+    await waitFor(
+      "pgrest to answer",
+      async () => (await probe()) === 200 ? true : undefined,
+      20_000,
+      100,
+    );
+    for (let i = 0; i < limit + 50; i++) {
+      try {
+        conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      } catch {
+        break;
+      }
+    }
+    await sleep(500);
+    for (const c of conns) c.close();
+    conns.length = 0;
+    // served again once the flood is gone
+    await waitFor(
+      "pgrest to serve again after the flood",
+      async () => (await probe()) === 200 ? true : undefined,
+      10_000,
+      100,
+    );
+  } finally {
+    for (const c of conns) c.close();
+    child.kill("SIGTERM");
+    await child.status;
+    await drained;
+  }
+  const log = output.join("");
+  assert.match(log, /HTTP listener failed/, log);
 });

@@ -5,36 +5,50 @@
  * @module
  */
 
-/** Tables, views, materialized views and foreign tables with their columns. */
+/**
+ * Tables, views, materialized views and foreign tables with their columns.
+ * Set-based (keys and columns aggregated per relation and joined, not one
+ * correlated subquery per relation and column) and without whole-row
+ * calls of information_schema functions: on 1,000 tables this runs about
+ * three times faster than the correlated form and stays below the cost
+ * at which PostgreSQL would JIT-compile it (bench/schema_scale.ts).
+ * Unique keys come in creation order.
+ */
 export const TABLES_SQL = `
-select
-  n.nspname as schema,
-  c.relname as name,
-  d.description as description,
-  c.relkind in ('v', 'm') as is_view,
-  c.relkind = 'p' as is_partitioned,
-  (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8) as insertable,
-  (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4) as updatable,
-  (c.relkind in ('r', 'p') or (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16) as deletable,
-  coalesce((
-    select json_agg(a.attname order by array_position(con.conkey, a.attnum))
-    from pg_constraint con
-    join pg_attribute a on a.attrelid = con.conrelid and a.attnum = any(con.conkey)
-    where con.conrelid = c.oid and con.contype = 'p'
-  ), '[]') as pk,
-  coalesce((
-    select json_agg((
-      select json_agg(a.attname order by a.attname)
-      from pg_attribute a
-      where a.attrelid = con.conrelid and a.attnum = any(con.conkey)
-    ))
-    from pg_constraint con
-    where con.conrelid = c.oid and con.contype in ('p', 'u')
-  ), '[]') as uniques,
-  coalesce((
-    select json_agg(json_build_object(
+with rels as (
+  select c.oid, n.nspname, c.relname, c.relkind
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind in ('r', 'v', 'm', 'f', 'p')
+    and not c.relispartition
+    and n.nspname = any($1::text[])
+),
+key_columns as (
+  select con.oid, con.conrelid, con.contype,
+    json_agg(a.attname order by array_position(con.conkey, a.attnum)) as by_key,
+    json_agg(a.attname order by a.attname) as by_name
+  from pg_constraint con
+  join rels r on r.oid = con.conrelid
+  join pg_attribute a on a.attrelid = con.conrelid and a.attnum = any(con.conkey)
+  where con.contype in ('p', 'u')
+  group by con.oid, con.conrelid, con.contype
+),
+keys as (
+  select conrelid,
+    (array_agg(by_key) filter (where contype = 'p'))[1] as pk,
+    json_agg(by_name order by oid) as uniques
+  from key_columns
+  group by conrelid
+),
+enums as (
+  select enumtypid, json_agg(enumlabel order by enumsortorder) as labels
+  from pg_enum
+  group by enumtypid
+),
+cols as (
+  select a.attrelid, json_agg(json_build_object(
       'name', a.attname,
-      'description', col_description(c.oid, a.attnum),
+      'description', cd.description,
       'nullable', not a.attnotnull,
       'type', format_type(a.atttypid, a.atttypmod),
       'nominal', case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) else format_type(a.atttypid, a.atttypmod) end,
@@ -44,7 +58,13 @@ select
         when pg_type_is_visible(a.atttypid) then quote_ident(tn.nspname) || '.' || format_type(a.atttypid, a.atttypmod)
         else format_type(a.atttypid, a.atttypmod)
       end,
-      'maxlen', information_schema._pg_char_max_length(information_schema._pg_truetypid(a.*, t.*), information_schema._pg_truetypmod(a.*, t.*)),
+      'maxlen', case
+        when (case when t.typtype = 'd' then t.typtypmod else a.atttypmod end) = -1 then null
+        when (case when t.typtype = 'd' then t.typbasetype else a.atttypid end) in (1042, 1043)
+          then (case when t.typtype = 'd' then t.typtypmod else a.atttypmod end) - 4
+        when (case when t.typtype = 'd' then t.typbasetype else a.atttypid end) in (1560, 1562)
+          then (case when t.typtype = 'd' then t.typtypmod else a.atttypmod end)
+      end,
       'default', case
         when a.attgenerated <> '' then null
         when ad.adbin is not null then pg_get_expr(ad.adbin, ad.adrelid)
@@ -53,29 +73,44 @@ select
           from pg_depend dep
           join pg_class sq on sq.oid = dep.objid and sq.relkind = 'S'
           join pg_namespace sn on sn.oid = sq.relnamespace
-          where dep.refobjid = c.oid and dep.refobjsubid = a.attnum and dep.deptype = 'i'
+          where dep.refclassid = 'pg_class'::regclass and dep.refobjid = a.attrelid
+            and dep.refobjsubid = a.attnum and dep.classid = 'pg_class'::regclass
+            and dep.deptype = 'i'
           limit 1)
       end,
       'generated', a.attgenerated <> '',
-      'enum', coalesce((select json_agg(e.enumlabel order by e.enumsortorder) from pg_enum e
-                        where e.enumtypid = case when t.typtype = 'd' then t.typbasetype else a.atttypid end), '[]'),
+      'enum', coalesce(en.labels, '[]'),
       'position', a.attnum
-    ) order by a.attnum)
-    from pg_attribute a
-    join pg_type t on t.oid = a.atttypid
-    join pg_namespace tn on tn.oid = t.typnamespace
-    left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
-    left join pg_namespace bn on bn.oid = bt.typnamespace
-    left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
-    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-  ), '[]') as columns
-from pg_class c
-join pg_namespace n on n.oid = c.relnamespace
-left join pg_description d on d.objoid = c.oid and d.objsubid = 0 and d.classoid = 'pg_class'::regclass
-where c.relkind in ('r', 'v', 'm', 'f', 'p')
-  and not c.relispartition
-  and n.nspname = any($1::text[])
-order by n.nspname, c.relname
+    ) order by a.attnum) as columns
+  from pg_attribute a
+  join rels r on r.oid = a.attrelid
+  join pg_type t on t.oid = a.atttypid
+  join pg_namespace tn on tn.oid = t.typnamespace
+  left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
+  left join pg_namespace bn on bn.oid = bt.typnamespace
+  left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+  left join pg_description cd on cd.objoid = a.attrelid and cd.classoid = 'pg_class'::regclass and cd.objsubid = a.attnum
+  left join enums en on en.enumtypid = case when t.typtype = 'd' then t.typbasetype else a.atttypid end
+  where a.attnum > 0 and not a.attisdropped
+  group by a.attrelid
+)
+select
+  r.nspname as schema,
+  r.relname as name,
+  d.description as description,
+  r.relkind in ('v', 'm') as is_view,
+  r.relkind = 'p' as is_partitioned,
+  (r.relkind in ('r', 'p') or (pg_relation_is_updatable(r.oid::regclass, true) & 8) = 8) as insertable,
+  (r.relkind in ('r', 'p') or (pg_relation_is_updatable(r.oid::regclass, true) & 4) = 4) as updatable,
+  (r.relkind in ('r', 'p') or (pg_relation_is_updatable(r.oid::regclass, true) & 16) = 16) as deletable,
+  coalesce(k.pk, '[]') as pk,
+  coalesce(k.uniques, '[]') as uniques,
+  coalesce(cl.columns, '[]') as columns
+from rels r
+left join pg_description d on d.objoid = r.oid and d.objsubid = 0 and d.classoid = 'pg_class'::regclass
+left join keys k on k.conrelid = r.oid
+left join cols cl on cl.attrelid = r.oid
+order by r.nspname, r.relname
 `;
 
 /** Foreign keys whose owner or target lies in the exposed schemas. */

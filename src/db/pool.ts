@@ -1,22 +1,34 @@
 /**
- * Owns the connection pool and every call into postgres.js: the only module
- * that imports it. Runs a request's transaction pipelined on one reserved
- * connection (BEGIN, settings, pre-request, main statement, COMMIT sent
- * together: one round trip of waiting), runs catalog queries, and maps
- * driver failures to `PgrstError`s.
+ * Owns the database as the rest of pgrest sees it ({@linkcode Db}), and
+ * every call into postgres.js: the only module that imports it.
+ *
+ * Request transactions run on pgrest's own connections (wire_pool.ts,
+ * wire_connection.ts): settings, pre-request and main statement go out
+ * together behind one Sync, so a request waits for one round trip. A
+ * transaction that commits needs no BEGIN or COMMIT: the statements share
+ * the protocol's implicit transaction, which the Sync commits (or rolls
+ * back after an error); a read-only one sets `transaction_read_only` first.
+ * A transaction that rolls back, or whose end depends on its results, is an
+ * explicit BEGIN … ROLLBACK/COMMIT block.
+ *
+ * postgres.js (a small pool of its own) runs the catalog queries and the
+ * LISTEN connection. Driver failures map to `PgrstError`s.
  *
  * @module
  */
 
 import postgres from "postgres";
 import type { Config } from "../config/types.ts";
-import {
-  connectionError,
-  fromPgError,
-  PgrstError,
-  poolTimeout,
-} from "../error.ts";
+import { connectionError, fromPgError, PgrstError } from "../error.ts";
 import type { Statement } from "../query/sql.ts";
+import { parseConnectOptions } from "./connect_options.ts";
+import {
+  ConnectionLost,
+  ConnectRefused,
+  type Step,
+  type WireConnection,
+} from "./wire_connection.ts";
+import { WirePool } from "./wire_pool.ts";
 
 /** A row as the driver returns it. */
 export type Row = Record<string, unknown>;
@@ -92,6 +104,7 @@ export function isConnectionLoss(e: unknown): boolean {
   const code = typeof e === "object" && e !== null
     ? (e as { code?: unknown }).code
     : undefined;
+  if (e instanceof ConnectionLost || e instanceof ConnectRefused) return true;
   return typeof code === "string" && (LOST.has(code) || code.startsWith("08"));
 }
 
@@ -110,18 +123,9 @@ export function mapDriverError(e: unknown, authenticated: boolean): PgrstError {
   return connectionError(msg);
 }
 
-function passText(x: unknown): string {
-  return typeof x === "string" ? x : String(x);
-}
-
-function passJson(x: unknown): string {
-  return typeof x === "string" ? x : JSON.stringify(x);
-}
-
-/** Opens the pool (lazily: connections are made on first use). */
 /**
- * A libpq `key=value` connection string as a postgres:// URL (postgres.js
- * takes URLs only); URLs pass unchanged.
+ * A libpq `key=value` connection string as a postgres:// URL; URLs pass
+ * unchanged.
  */
 export function connectionUrl(uri: string): string {
   if (/^postgres(ql)?:\/\//.test(uri)) return uri;
@@ -152,186 +156,121 @@ export function connectionUrl(uri: string): string {
   }/${enc(db)}${rest.length === 0 ? "" : `?${rest.join("&")}`}`;
 }
 
+const BEGIN_READ_ONLY: Step = {
+  text: "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY",
+  params: [],
+};
+const BEGIN: Step = {
+  text: "BEGIN ISOLATION LEVEL READ COMMITTED",
+  params: [],
+};
+const READ_ONLY: Step = {
+  text: "SELECT set_config('transaction_read_only', 'on', true)",
+  params: [],
+};
+const IMMEDIATE: Step = { text: "SET CONSTRAINTS ALL IMMEDIATE", params: [] };
+const COMMIT: Step = { text: "COMMIT", params: [] };
+const ROLLBACK: Step = { text: "ROLLBACK", params: [] };
+
+/**
+ * The statements that run a request's transaction, and where its own
+ * statements' results are among theirs.
+ */
+export function transactionSteps(
+  tx: Pick<TxRequest, "readOnly" | "statements" | "end">,
+): { steps: Step[]; first: number; count: number } {
+  const count = tx.statements.length;
+  if (tx.end === "commit") {
+    // the implicit transaction: committed by the Sync
+    return tx.readOnly
+      ? { steps: [READ_ONLY, ...tx.statements], first: 1, count }
+      : { steps: [...tx.statements], first: 0, count };
+  }
+  const steps = [tx.readOnly ? BEGIN_READ_ONLY : BEGIN, ...tx.statements];
+  // deferred constraints are checked even when the transaction is rolled
+  // back, so their violations reach the client
+  if (!tx.readOnly) steps.push(IMMEDIATE);
+  if (tx.end === "rollback") steps.push(ROLLBACK);
+  return { steps, first: 1, count };
+}
+
+/** Opens the pools (lazily: connections are made on first use). */
 export function createDb(config: Config): Db {
+  // the LISTEN connection (db-channel): postgres.js reconnects it and
+  // re-runs LISTEN by itself
   const sql = postgres(connectionUrl(config.dbUri), {
-    // reconnect quickly: during an outage requests fail fast with 503
-    // instead of queueing behind postgres.js's default backoff (up to 20 s)
     backoff: (attempts: number) => Math.min(0.05 * 2 ** attempts, 0.5),
-    max: config.dbPool,
-    idle_timeout: config.dbPoolMaxIdletime,
-    max_lifetime: config.dbPoolMaxLifetime,
+    max: 1,
     connect_timeout: 10,
-    prepare: config.dbPreparedStatements,
-    // fetch_types must stay on: with it off, postgres.js 3.4.9 never resolves
-    // reserve() on a fresh connection (connection.js drops the reserve request).
-    fetch_types: true,
+    fetch_types: false,
     onnotice: () => {},
-    // Request values are text and PostgreSQL parses them. postgres.js would
-    // re-encode strings bound to json, boolean, date/time and bytea
-    // parameters ("true" became 'f', "20190101" an Invalid Date): pass them
-    // through as they are.
-    types: {
-      // json results stay text: bodies pass through without a re-parse
-      pgrstJson: {
-        to: 114,
-        from: [114, 3802],
-        serialize: passJson,
-        parse: (x: string) => x,
-      },
-      pgrstBool: {
-        to: 16,
-        from: [16],
-        serialize: passText,
-        parse: (x: string) => x === "t",
-      },
-      pgrstText: {
-        to: 17,
-        from: [17, 1082, 1083, 1114, 1184, 1266],
-        serialize: passText,
-        parse: (x: string) => x,
-      },
-    },
     connection: { application_name: "pgrest" },
   });
   const prepare = config.dbPreparedStatements;
-
-  // One watchdog for every waiting request instead of a timer each:
-  // postgres.js queues forever, so db-pool-acquisition-timeout is ours.
-  const timeoutMs = config.dbPoolAcquisitionTimeout * 1000;
-  const waiting = new Set<{ deadline: number; reject: (e: unknown) => void }>();
-  let watchdog: ReturnType<typeof setInterval> | undefined;
-  function checkDeadlines(): void {
-    const now = Date.now();
-    for (const w of waiting) {
-      if (w.deadline <= now) {
-        waiting.delete(w);
-        w.reject(poolTimeout());
-      }
-    }
-    if (waiting.size === 0 && watchdog !== undefined) {
-      clearInterval(watchdog);
-      watchdog = undefined;
-    }
-  }
-
-  let inUse = 0;
-  // prepared statements are cached by text: a new prefix after each schema
-  // reload makes every statement a new one
-  let generation = 0;
-  let timeouts = 0;
-  function reserve(): Promise<postgres.ReservedSql> {
-    return new Promise((resolve, reject) => {
-      const entry = {
-        deadline: Date.now() + timeoutMs,
-        reject: (e: unknown) => {
-          timeouts++;
-          reject(e);
-        },
-      };
-      waiting.add(entry);
-      if (watchdog === undefined) {
-        watchdog = setInterval(checkDeadlines, Math.min(100, timeoutMs));
-      }
-      sql.reserve().then((c) => {
-        // a connection that arrives after the deadline goes straight back
-        if (waiting.delete(entry)) {
-          inUse++;
-          resolve(c);
-        } else c.release();
-      }, (e) => {
-        if (waiting.delete(entry)) reject(e);
-      });
-    });
-  }
+  const wire = new WirePool(
+    parseConnectOptions(connectionUrl(config.dbUri), {
+      applicationName: "pgrest",
+      connectTimeoutSeconds: 10,
+    }),
+    {
+      max: config.dbPool,
+      idleTimeoutMs: config.dbPoolMaxIdletime * 1000,
+      maxLifetimeMs: config.dbPoolMaxLifetime * 1000,
+      acquireTimeoutMs: config.dbPoolAcquisitionTimeout * 1000,
+    },
+  );
 
   return {
     async transaction(tx: TxRequest): Promise<(readonly Row[])[]> {
-      let conn: postgres.ReservedSql;
+      let conn: WireConnection;
       try {
-        conn = await reserve();
+        conn = await wire.acquire();
       } catch (e) {
         throw mapDriverError(e, tx.authenticated);
       }
-      const begin = tx.readOnly
-        ? "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
-        : "BEGIN ISOLATION LEVEL READ COMMITTED";
-      // postgres.js sends a query only once it is awaited or `.then`ed:
-      // `send` does that at once, so the statements go out in this order.
-      const send = (text: string, params: readonly unknown[] = []) =>
-        conn.unsafe(
-          params.length > 0 && generation > 0
-            ? `/* pgrst ${generation} */ ${text}`
-            : text,
-          params as postgres.ParameterOrJSON<never>[],
-          { prepare },
-        ).then((r) => r as unknown as readonly Row[]);
-      const pending: Promise<unknown>[] = [];
-      const results: Promise<readonly Row[]>[] = [];
-      // the connection died under us: postgres.js has already moved it to
-      // its closed list, and releasing it would hand a dead socket out again
-      let gone = false;
+      let healthy = true;
       try {
-        pending.push(send(begin));
-        for (const st of tx.statements) {
-          const p = send(st.text, st.params);
-          results.push(p);
-          pending.push(p);
+        const batch = transactionSteps(tx);
+        const res = await conn.run(batch.steps, prepare);
+        if (res.error !== null) {
+          // an explicit transaction stays open, aborted, after the Sync
+          if (res.txStatus !== "I") await conn.run([ROLLBACK], prepare);
+          throw res.error;
         }
-        let endSent = false;
-        // deferred constraints are checked even when the transaction is
-        // rolled back, so their violations reach the client
-        if (!tx.readOnly) pending.push(send("SET CONSTRAINTS ALL IMMEDIATE"));
-        if (typeof tx.end === "string") {
-          pending.push(send(tx.end === "commit" ? "COMMIT" : "ROLLBACK"));
-          endSent = true;
-        }
-        // A lost connection may leave statements queued behind it that
-        // postgres.js never settles: stop waiting at the first such error.
-        const lost = new Promise<never>((_, reject) => {
-          for (const p of pending) {
-            p.catch((e: unknown) => {
-              if (isConnectionLoss(e)) reject(e);
-            });
-          }
-        });
-        lost.catch(() => {});
-        let settled: PromiseSettledResult<unknown>[];
-        try {
-          settled = await Promise.race([Promise.allSettled(pending), lost]);
-        } catch (e) {
-          gone = true;
-          throw e;
-        }
-        const failed = settled.find((s): s is PromiseRejectedResult =>
-          s.status === "rejected"
-        );
-        if (failed !== undefined) {
-          if (!endSent) await send("ROLLBACK").catch(() => {});
-          throw failed.reason;
-        }
-        const rows = await Promise.all(results);
+        const rows = res.rows.slice(batch.first, batch.first + batch.count);
         if (typeof tx.end === "function") {
           const decision = tx.end(rows);
-          await send(decision === "commit" ? "COMMIT" : "ROLLBACK");
+          const end = await conn.run(
+            [decision === "commit" ? COMMIT : ROLLBACK],
+            prepare,
+          );
+          if (end.error !== null) throw end.error;
         }
         return rows;
       } catch (e) {
-        if (isConnectionLoss(e)) gone = true;
+        if (isConnectionLoss(e) || conn.dead) healthy = false;
         throw mapDriverError(e, tx.authenticated);
       } finally {
-        inUse--;
-        if (!gone) conn.release();
+        wire.release(conn, healthy);
       }
     },
     async query(text: string, params: readonly unknown[]) {
+      let conn: WireConnection;
       try {
-        const r = await sql.unsafe(
-          text,
-          params as postgres.ParameterOrJSON<never>[],
-        );
-        return r as unknown as readonly Row[];
+        conn = await wire.acquire();
       } catch (e) {
         throw mapDriverError(e, false);
+      }
+      let healthy = true;
+      try {
+        const res = await conn.run([{ text, params }], false);
+        if (res.error !== null) throw res.error;
+        return res.rows[0] ?? [];
+      } catch (e) {
+        if (isConnectionLoss(e) || conn.dead) healthy = false;
+        throw mapDriverError(e, false);
+      } finally {
+        wire.release(conn, healthy);
       }
     },
     async listen(channel, onNotify, onListen) {
@@ -343,13 +282,13 @@ export function createDb(config: Config): Db {
       return { unlisten: () => sub.unlisten() };
     },
     invalidateStatements() {
-      generation++;
+      wire.invalidate();
     },
     stats() {
-      return { max: config.dbPool, inUse, waiting: waiting.size, timeouts };
+      return wire.stats();
     },
     async close() {
-      if (watchdog !== undefined) clearInterval(watchdog);
+      wire.close();
       await sql.end({ timeout: 5 });
     },
   };

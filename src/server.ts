@@ -85,6 +85,7 @@ function sendable(res: Response, request: Request, config: Config): Response {
  */
 export function makeHandler(state: AppState): Handler {
   const inner = makeAppHandler(state);
+  const deadlines = new Deadlines();
   let inFlight = 0;
   return async function guarded(request, info) {
     const { config } = state;
@@ -113,21 +114,66 @@ export function makeHandler(state: AppState): Handler {
     ).finally(() => inFlight--);
     const seconds = config.serverRequestTimeout;
     if (seconds <= 0) return await work;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let entry: Deadline | undefined;
     const late = new Promise<Response>((resolve) => {
-      timer = setTimeout(() => {
-        const e = requestTimedOut(seconds);
-        state.metrics.countRequest(e.status);
-        log("error", `${request.method} ${e.message}`, config.logLevel);
-        resolve(limitResponse(e, request, config));
-      }, seconds * 1000);
+      entry = {
+        at: Date.now() + seconds * 1000,
+        fire: () => {
+          const e = requestTimedOut(seconds);
+          state.metrics.countRequest(e.status);
+          log("error", `${request.method} ${e.message}`, config.logLevel);
+          resolve(limitResponse(e, request, config));
+        },
+      };
+      deadlines.add(entry);
     });
     try {
       return await Promise.race([work, late]);
     } finally {
-      clearTimeout(timer);
+      if (entry !== undefined) deadlines.delete(entry);
     }
   };
+}
+
+/** A request's deadline, watched by `Deadlines`. */
+interface Deadline {
+  readonly at: number;
+  readonly fire: () => void;
+}
+
+/**
+ * The deadlines of the requests in progress, checked by one interval timer
+ * (every 100 ms, only while there are any) instead of a timer per request.
+ */
+class Deadlines {
+  readonly #pending = new Set<Deadline>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  add(d: Deadline): void {
+    this.#pending.add(d);
+    this.#timer ??= setInterval(() => this.#check(), 100);
+  }
+
+  delete(d: Deadline): void {
+    this.#pending.delete(d);
+    if (this.#pending.size === 0) this.#stop();
+  }
+
+  #check(): void {
+    const now = Date.now();
+    for (const d of this.#pending) {
+      if (d.at <= now) {
+        this.#pending.delete(d);
+        d.fire();
+      }
+    }
+    if (this.#pending.size === 0) this.#stop();
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
 }
 
 /** A started application. */
@@ -234,8 +280,10 @@ export async function startApp(
   let running: Promise<void> | null = null;
   let again = false;
   let loadedOnce = false;
+  let loadStarted = false;
   async function loadOnce(): Promise<void> {
     const t0 = performance.now();
+    loadStarted = true;
     try {
       state.cache = await fetchSchemaCache(db, state.config);
       // statements prepared for the old schema are not reused
@@ -304,6 +352,7 @@ export async function startApp(
   async function reloadConfig(): Promise<void> {
     if (opts.loadConfig === undefined) return;
     const next = await opts.loadConfig(db);
+    const schemasBefore = state.config.dbSchemas.join(",");
     // pool, host, port and socket need a restart; the rest applies now
     state.config = {
       ...next,
@@ -316,7 +365,11 @@ export async function startApp(
     };
     state.auth = await createAuthenticator(state.config);
     log("info", "configuration reloaded", state.config.logLevel);
-    await reload();
+    // the schema cache depends on the configuration only through
+    // db-schemas: reload it when they changed (or it never loaded)
+    if (schemasBefore !== state.config.dbSchemas.join(",") || !loadedOnce) {
+      await reload();
+    }
   }
 
   // ---- LISTEN for reload notifications
@@ -335,8 +388,14 @@ export async function startApp(
               void reloadConfig().catch(() => {});
             }
           },
-          // (re)connected: notifications sent meanwhile were lost
-          () => void reload().catch(() => state.onConnectionError()),
+          // (re)connected: notifications sent meanwhile were lost; the
+          // first connect comes before the first load (see below)
+          () => {
+            markListening();
+            if (loadStarted) {
+              void reload().catch(() => state.onConnectionError());
+            }
+          },
         );
         unlisten = sub.unlisten;
         return;
@@ -347,8 +406,21 @@ export async function startApp(
     }
   }
 
-  const first = recover();
+  // LISTEN before the first load (waiting at most 1 s for it): the first
+  // load then sees every change that was not notified, and the listener's
+  // first connect needs no reload of its own (a second load at start-up)
+  let markListening = () => {};
+  const listening = new Promise<void>((r) => (markListening = r));
   void startListener();
+  if (state.config.dbChannelEnabled) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      listening,
+      new Promise((r) => (timer = setTimeout(r, 1000))),
+    ]);
+    clearTimeout(timer);
+  }
+  const first = recover();
   if (opts.waitForCache ?? true) {
     await Promise.race([first, new Promise((r) => setTimeout(r, 5000))]);
   }

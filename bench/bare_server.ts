@@ -3,8 +3,9 @@
  * JSON body shaped like one `bench.items` row (whatever the path: the
  * embedding reads get this small body too), a POST to `/rpc/…` by reading
  * the request body as text and answering 200 with the body `3` (the
- * `rpc_add_them` answer), and every other request (the write scenarios'
- * POSTs) by reading the request body as text and answering 201 with no body.
+ * `rpc_add_them` answer), a PATCH by reading the request body and answering
+ * 204, and every other request (the write scenarios' POSTs) by reading the
+ * request body as text and answering 201 with no body.
  * Measures the HTTP stack and the load generator alone.
  *
  * Environment: `BENCH_HOST` (default 127.0.0.1), `BENCH_PORT` (required).
@@ -33,6 +34,8 @@ if (import.meta.main) {
         ? new Response(BODY, { headers })
         : new URL(req.url).pathname.startsWith("/rpc/")
         ? req.text().then(() => new Response("3", { headers }))
+        : req.method === "PATCH"
+        ? req.text().then(() => new Response(null, { status: 204 }))
         : req.text().then(() => new Response(null, { status: 201 })),
   );
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -5,13 +5,17 @@
  * does the same work cannot be much faster than this.
  *
  * Routes are keyed by scenario name (bench/scenarios.ts); a request whose
- * method and path (and, for a route that names one, exact query string) have
+ * method and path (and, for a route that has one, query-string pattern) have
  * no route gets 404, an unparsable argument 400. Reads answer 200 with the
  * JSON body; writes bind the request body, unparsed, as one jsonb parameter
- * (as pgrest does) and answer 201 with no body.
+ * (as pgrest does) and answer 201 (POST) or 204 (PATCH: one hand-written
+ * `UPDATE … FROM jsonb_to_record(…) WHERE id = $2`) with no body.
  *
- * The embedding reads (`parents_children`, `parents_tags`) run the exact SQL
- * text and parameters pgrest generates for their request: at start-up the
+ * The embedding reads (`parents_children`, `parents_tags`), the filtered and
+ * ordered page (`items_filtered`) and the counted page (`items_count`) run
+ * the exact SQL text and parameters pgrest generates for their request
+ * (values drawn per request, `{int:…}` in the path template, replace the
+ * parameters they became): at start-up the
  * ceiling loads pgrest's schema cache (src/schema_cache/load.ts, over a
  * short-lived connection without the role, as pgrest does) and passes the
  * scenario's request once through pgrest's pure stages (parseApiRequest,
@@ -52,46 +56,81 @@ interface CeilingContext {
 /** One route: answers a request or returns null for "bad request". */
 interface CeilingRoute {
   /** The HTTP method it serves (default GET). */
-  readonly method?: "GET" | "POST";
+  readonly method?: "GET" | "POST" | "PATCH";
   /** The URL path it serves. */
   readonly pathname: string;
-  /** The exact query string (without `?`) it serves; default: any. */
-  readonly search?: string;
+  /**
+   * The query strings (without `?`) it serves, whole; default: any. Its
+   * capture groups reach `handle` as `args`.
+   */
+  readonly search?: RegExp;
   /** Success status (default 200). */
   readonly status?: number;
   /** Start-up work, run once before the server listens. */
   init?(ctx: CeilingContext): Promise<void>;
   /** The response body (writes: ""), or null for "bad request". */
-  handle(sql: Sql, url: URL, body: string): Promise<string> | null;
+  handle(
+    sql: Sql,
+    args: readonly string[],
+    body: string,
+  ): Promise<string> | null;
 }
 
-/** The path template of the scenario `name`. */
-function scenarioPath(name: string): string {
-  const scenario = SCENARIOS.find((s) => s.name === name);
-  if (scenario === undefined) throw new Error(`no scenario ${name}`);
-  return scenario.path;
+/** The scenario `name`. */
+function scenario(name: string): (typeof SCENARIOS)[number] {
+  const found = SCENARIOS.find((s) => s.name === name);
+  if (found === undefined) throw new Error(`no scenario ${name}`);
+  return found;
+}
+
+const INT_SLOT = /\{int:(\d+):(\d+)\}/g;
+
+/**
+ * A query-string template (`{int:LO:HI}` slots) as a whole-string pattern
+ * with one capture group of digits per slot.
+ */
+function templatePattern(template: string): RegExp {
+  const parts = template.split(INT_SLOT);
+  // split with two groups: literal, lo, hi, literal, lo, hi, literal …
+  let source = "";
+  for (let i = 0; i < parts.length; i += 3) {
+    source += (parts[i] ?? "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    if (i + 1 < parts.length) source += "(\\d+)";
+  }
+  return new RegExp(`^${source}$`);
 }
 
 /**
- * A GET route for a fixed path and query string that runs, per request, the
- * statement pgrest renders for that request (see the module comment).
+ * A GET route for a scenario's path template that runs, per request, the
+ * statement pgrest renders for that request (see the module comment). The
+ * template's `{int:…}` slots are planned once with distinct sentinel
+ * values; the parameters that carry a sentinel take the request's values.
  */
 function pgrestReadRoute(name: string): CeilingRoute {
-  const path = scenarioPath(name);
-  const q = path.indexOf("?");
-  const pathname = q < 0 ? path : path.slice(0, q);
-  const search = q < 0 ? "" : path.slice(q + 1);
+  const sc = scenario(name);
+  const q = sc.path.indexOf("?");
+  const pathname = q < 0 ? sc.path : sc.path.slice(0, q);
+  const template = q < 0 ? "" : sc.path.slice(q + 1);
   let statement: Statement | null = null;
+  /** For each slot, the statement parameter indexes that take its value. */
+  let slots: number[][] = [];
   return {
     pathname,
-    search,
+    search: templatePattern(template),
+    ...(sc.status === undefined ? {} : { status: sc.status }),
     async init(ctx) {
       const { config, cache } = await ctx.pgrest();
+      const sentinels: string[] = [];
+      const search = template.replace(INT_SLOT, () => {
+        const v = String(987_654_321 + sentinels.length);
+        sentinels.push(v);
+        return v;
+      });
       const request = parseApiRequest({
         method: "GET",
         path: pathname,
         search,
-        headers: new Headers(),
+        headers: new Headers(sc.headers ?? {}),
         body: null,
       }, config);
       const plan = planRequest(request, config, cache);
@@ -99,13 +138,28 @@ function pgrestReadRoute(name: string): CeilingRoute {
         throw new Error(`${name}: pgrest planned a ${plan.kind}, not a read`);
       }
       statement = render(readStatement(plan));
+      const params = statement.params;
+      slots = sentinels.map((v) =>
+        params.flatMap((p, i) => (p === v ? [i] : []))
+      );
+      if (slots.some((s) => s.length === 0)) {
+        throw new Error(`${name}: a path value is not a statement parameter`);
+      }
     },
-    handle(sql) {
+    handle(sql, args) {
       const st = statement;
       if (st === null) throw new Error(`${name}: not initialised`);
+      let params = st.params;
+      if (slots.length > 0) {
+        const copy = [...params];
+        slots.forEach((indexes, k) => {
+          for (const i of indexes) copy[i] = args[k];
+        });
+        params = copy;
+      }
       return sql.unsafe<{ body: string }[]>(
         st.text,
-        st.params as postgres.ParameterOrJSON<never>[],
+        params as postgres.ParameterOrJSON<never>[],
         { prepare: true },
       ).then((rows) => rows[0]!.body);
     },
@@ -121,7 +175,7 @@ const INSERT_WRITES: CeilingRoute = {
   method: "POST",
   pathname: "/writes",
   status: 201,
-  handle(sql, _url, body) {
+  handle(sql, _args, body) {
     if (body.trimStart().startsWith("[")) {
       return sql`
         insert into bench.writes(name, price)
@@ -141,21 +195,22 @@ const INSERT_WRITES: CeilingRoute = {
 export const CEILING_ROUTES: Readonly<Record<string, CeilingRoute>> = {
   items_by_id: {
     pathname: "/items",
-    handle(sql, url) {
-      const m = /^eq\.(-?\d{1,10})$/.exec(url.searchParams.get("id") ?? "");
-      if (m === null) return null;
+    search: /^id=eq\.(-?\d{1,10})$/,
+    handle(sql, [id]) {
       return sql<{ body: string }[]>`
         select coalesce(json_agg(t), '[]')::text as body
-          from (select * from bench.items where id = ${m[1]!}) t
+          from (select * from bench.items where id = ${id!}) t
       `.then((rows) => rows[0]!.body);
     },
   },
   parents_children: pgrestReadRoute("parents_children"),
   parents_tags: pgrestReadRoute("parents_tags"),
+  items_filtered: pgrestReadRoute("items_filtered"),
+  items_count: pgrestReadRoute("items_count"),
   rpc_add_them: {
     method: "POST",
     pathname: "/rpc/add_them",
-    handle(sql, _url, body) {
+    handle(sql, _args, body) {
       let args: unknown;
       try {
         args = JSON.parse(body);
@@ -171,6 +226,20 @@ export const CEILING_ROUTES: Readonly<Record<string, CeilingRoute>> = {
   },
   insert_one: INSERT_WRITES,
   insert_bulk: INSERT_WRITES,
+  update_one: {
+    method: "PATCH",
+    pathname: "/patches",
+    search: /^id=eq\.(-?\d{1,10})$/,
+    status: 204,
+    handle(sql, [id], body) {
+      return sql`
+        update bench.patches as t
+           set price = r.price
+          from jsonb_to_record(${body}::jsonb) as r(price numeric)
+         where t.id = ${id!}
+      `.then(() => "");
+    },
+  },
 };
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -187,15 +256,24 @@ if (import.meta.main) {
     max: Number(Deno.env.get("BENCH_DB_POOL") ?? "10"),
     prepare: true,
     onnotice: () => {},
-    // A string bound to a jsonb parameter is sent as it is (postgres.js
-    // would JSON-encode it into a JSON string); pgrest does the same.
+    // A string bound to a json or jsonb parameter is sent as it is
+    // (postgres.js would JSON-encode it into a JSON string), and json and
+    // jsonb results stay text (the body passes through without a parse):
+    // pgrest does the same.
     types: {
-      jsonbText: {
-        to: 3802,
-        from: [3802],
+      jsonText: {
+        to: 114,
+        from: [114, 3802],
         serialize: (x: unknown) =>
           typeof x === "string" ? x : JSON.stringify(x),
-        parse: (x: string) => JSON.parse(x),
+        parse: (x: string) => x,
+      },
+      jsonbText: {
+        to: 3802,
+        from: [],
+        serialize: (x: unknown) =>
+          typeof x === "string" ? x : JSON.stringify(x),
+        parse: (x: string) => x,
       },
     },
     ...(role ? { connection: { role } as Record<string, string> } : {}),
@@ -236,28 +314,41 @@ if (import.meta.main) {
       })(),
   };
   for (const route of Object.values(CEILING_ROUTES)) await route.init?.(ctx);
-  // `METHOD path?search` for routes with a query string, else `METHOD path`.
-  const byPath = new Map(
-    Object.values(CEILING_ROUTES).map((r) => [
-      `${r.method ?? "GET"} ${r.pathname}${
-        r.search === undefined ? "" : `?${r.search}`
-      }`,
-      r,
-    ]),
-  );
+  // by `METHOD path`; routes with a query-string pattern first
+  const byPath = new Map<string, CeilingRoute[]>();
+  for (const r of Object.values(CEILING_ROUTES)) {
+    const key = `${r.method ?? "GET"} ${r.pathname}`;
+    const list = byPath.get(key) ?? [];
+    if (!list.includes(r)) list.push(r);
+    list.sort((a, b) => (a.search ? 0 : 1) - (b.search ? 0 : 1));
+    byPath.set(key, list);
+  }
   const server = Deno.serve({
     hostname: Deno.env.get("BENCH_HOST") ?? "127.0.0.1",
     port,
     onListen: () => {},
   }, async (req) => {
     const url = new URL(req.url);
-    const key = `${req.method} ${url.pathname}`;
-    const route = byPath.get(`${key}${url.search}`) ?? byPath.get(key);
+    const search = url.search.slice(1);
+    let route: CeilingRoute | undefined;
+    let args: readonly string[] = [];
+    for (const r of byPath.get(`${req.method} ${url.pathname}`) ?? []) {
+      if (r.search === undefined) {
+        route = r;
+        break;
+      }
+      const m = r.search.exec(search);
+      if (m !== null) {
+        route = r;
+        args = m.slice(1);
+        break;
+      }
+    }
     if (route === undefined) return new Response("not found", { status: 404 });
     try {
       const answer = route.handle(
         sql,
-        url,
+        args,
         req.method === "GET" ? "" : await req.text(),
       );
       if (answer === null) {

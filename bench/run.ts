@@ -79,6 +79,14 @@ import {
   SCENARIOS,
 } from "./scenarios.ts";
 import { CEILING_ROUTES } from "./ceiling_server.ts";
+import {
+  type DrawnSlot,
+  parseStatementLog,
+  pgbenchScript,
+  runPgbench,
+  STATEMENT_LOG_SETTINGS,
+} from "./pgbench.ts";
+import { measureSchemaScale, schemaScaleMarkdown } from "./schema_scale.ts";
 
 /** The scenarios to run (`--scenarios a,b`; all by default). */
 let selectedScenarios: readonly Scenario[] = SCENARIOS;
@@ -100,6 +108,9 @@ const USAGE = `Usage: deno task bench [options]
   --out FILE          JSON results (default bench/results/latest.json)
   --timeout S         abort after S seconds (default: derived from the above)
   --scenarios LIST    comma-separated scenario names (default: all)
+  --no-pgbench        skip the pgbench ceiling
+  --schema-scale      only the schema-scale measurement (bench/schema_scale.ts)
+  --no-schema-scale   skip the schema-scale measurement
 `;
 
 // ---------------------------------------------------------------- options
@@ -114,6 +125,10 @@ interface Options {
   readonly loader: "auto" | "wrk" | "node" | "deno";
   readonly out: string;
   readonly timeout: number | null;
+  /** Run the pgbench ceiling (`--no-pgbench`: not). */
+  readonly pgbench: boolean;
+  /** The schema-scale measurement: after the load runs, not at all, alone. */
+  readonly schemaScale: "yes" | "no" | "only";
 }
 
 function parseOptions(args: string[]): Options | null {
@@ -130,6 +145,9 @@ function parseOptions(args: string[]): Options | null {
       out: { type: "string", default: DEFAULT_OUT },
       timeout: { type: "string" },
       scenarios: { type: "string" },
+      "no-pgbench": { type: "boolean", default: false },
+      "schema-scale": { type: "boolean", default: false },
+      "no-schema-scale": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -173,6 +191,12 @@ function parseOptions(args: string[]): Options | null {
     timeout: values.timeout === undefined
       ? null
       : int("timeout", values.timeout, 0),
+    pgbench: !values["no-pgbench"],
+    schemaScale: values["schema-scale"]
+      ? "only"
+      : values["no-schema-scale"]
+      ? "no"
+      : "yes",
   };
 }
 
@@ -387,7 +411,7 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts a server and waits until `probePath` answers 200. */
+/** Starts a server and waits until `probePath` answers 2xx. */
 async function startBenchServer(
   spec: ServerSpec,
   cluster: TestCluster,
@@ -435,7 +459,7 @@ async function startBenchServer(
         signal: AbortSignal.timeout(2_000),
       });
       await res.body?.cancel();
-      if (res.status === 200) break;
+      if (res.status >= 200 && res.status < 300) break;
       last = `status ${res.status}`;
     } catch {
       // not listening yet
@@ -682,13 +706,17 @@ interface Ratios {
   readonly p99: number;
 }
 
+/** A server, or pgbench: what the load runs are measured against. */
+type ContenderName = ServerName | "pgbench";
+
 interface Cell {
   readonly scenario: string;
   readonly connections: number;
-  readonly servers: Partial<Record<ServerName, ServerCell>>;
-  /** pgrest ÷ ceiling and pgrest ÷ bare, on the medians. */
+  readonly servers: Partial<Record<ContenderName, ServerCell>>;
+  /** pgrest ÷ each other contender, on the medians. */
   readonly ratios: {
     readonly pgrest_over_ceiling: Ratios | null;
+    readonly pgrest_over_pgbench: Ratios | null;
     readonly pgrest_over_bare: Ratios | null;
   };
 }
@@ -724,10 +752,17 @@ interface Report {
     description: string;
     method: string;
     path: string;
-    /** Writes: rows inserted per request; reads: null. */
+    /** Writes: rows inserted or updated per request; reads: null. */
     rows_per_request: number | null;
   }[];
   readonly cells: readonly Cell[];
+  /** The pgbench script per scenario and its `-D` values. */
+  readonly pgbench_scripts: Record<string, {
+    script: string;
+    defines: Record<string, string>;
+  }>;
+  /** bench/schema_scale.ts's report, or null when it did not run. */
+  readonly schema_scale: Awaited<ReturnType<typeof measureSchemaScale>> | null;
 }
 
 function markdown(report: Report): string {
@@ -737,16 +772,45 @@ function markdown(report: Report): string {
     `# pgrest benchmark (${report.generated_at})`,
     "",
     `Host: ${h.cpus} × ${h.cpu_model}, ${h.os}; Deno ${h.deno}; ${h.postgres}.`,
-    `Load: ${o.loader}, warm-up ${o.warmup_s} s, ${o.reps} × ${o.duration_s} s per server and connection count; ` +
+    `Load: ${o.loader}, warm-up ${o.warmup_s} s, ${o.reps} × ${o.duration_s} s per contender and connection count; ` +
     `median (min–max) over the repetitions. Load generator, servers and PostgreSQL share the machine.`,
     "",
+    "Contenders: " +
+    Object.entries(report.servers).map(([name, s]) =>
+      `**${name}** (${s.description})`
+    ).join("; ") + ".",
+    "",
   ];
+  const summary: string[] = [
+    "## Summary: pgrest ÷ each ceiling (req/s, medians)",
+    "",
+    "| scenario | conns | pgrest req/s | ÷ ceiling | ÷ pgbench | ÷ bare | pgrest p50 ms | pgrest p99 ms | pgrest peak RSS MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const cell of report.cells) {
+    const p = cell.servers.pgrest;
+    const r = cell.ratios;
+    summary.push(
+      `| ${cell.scenario} | ${cell.connections} | ${
+        p === undefined ? "–" : fmtInt(p.rps.median)
+      } | ${fmtRatio(r.pgrest_over_ceiling?.rps)} | ${
+        fmtRatio(r.pgrest_over_pgbench?.rps)
+      } | ${fmtRatio(r.pgrest_over_bare?.rps)} | ${
+        p === undefined ? "–" : fmtMs(p.p50_ms.median)
+      } | ${p === undefined ? "–" : fmtMs(p.p99_ms.median)} | ${
+        p === undefined || p.peak_rss_mib === null
+          ? "–"
+          : p.peak_rss_mib.toFixed(0)
+      } |`,
+    );
+  }
+  if (report.cells.length > 0) lines.push(...summary, "");
   for (const sc of report.scenarios) {
     const write = sc.rows_per_request !== null;
     lines.push(
       `## ${sc.name}: ${sc.description}`,
       "",
-      `| conns | server | req/s |${
+      `| conns | contender | req/s |${
         write ? " rows/s |" : ""
       } p50 ms | p99 ms | peak RSS MiB | errors |`,
       `| ---: | --- | ---: |${
@@ -774,43 +838,52 @@ function markdown(report: Report): string {
     }
     lines.push(
       "",
-      `| conns | pgrest ÷ ceiling req/s${
-        write ? " (= rows/s)" : ""
-      } | pgrest ÷ bare req/s | pgrest ÷ ceiling p50 | pgrest ÷ ceiling p99 |`,
-      "| ---: | ---: | ---: | ---: | ---: |",
+      `| conns | pgrest ÷ ceiling req/s | pgrest ÷ pgbench req/s | pgrest ÷ bare req/s | pgrest ÷ ceiling p50 | pgrest ÷ ceiling p99 | pgrest ÷ pgbench p50 |`,
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     for (const cell of report.cells.filter((c) => c.scenario === sc.name)) {
       const c = cell.ratios.pgrest_over_ceiling;
+      const g = cell.ratios.pgrest_over_pgbench;
       const b = cell.ratios.pgrest_over_bare;
       lines.push(
-        `| ${cell.connections} | ${fmtRatio(c?.rps)} | ${fmtRatio(b?.rps)} | ${
-          fmtRatio(c?.p50)
-        } | ${fmtRatio(c?.p99)} |`,
+        `| ${cell.connections} | ${fmtRatio(c?.rps)} | ${fmtRatio(g?.rps)} | ${
+          fmtRatio(b?.rps)
+        } | ${fmtRatio(c?.p50)} | ${fmtRatio(c?.p99)} | ${fmtRatio(g?.p50)} |`,
       );
     }
     lines.push("");
   }
-  lines.push(
-    "Peak RSS over the whole run (VmHWM): " +
-      Object.entries(report.servers).map(([name, s]) =>
-        `${name} ${
-          s.peak_rss_mib === null ? "–" : s.peak_rss_mib.toFixed(0)
-        } MiB`
-      ).join(", ") + ".",
-    "",
-  );
+  if (report.cells.length > 0) {
+    lines.push(
+      "Peak RSS over the whole run (VmHWM): " +
+        Object.entries(report.servers).filter(([, s]) =>
+          s.peak_rss_mib !== null
+        ).map(([name, s]) => `${name} ${s.peak_rss_mib!.toFixed(0)} MiB`)
+          .join(", ") +
+        ".",
+      "",
+    );
+  }
+  if (report.schema_scale !== null) {
+    lines.push(schemaScaleMarkdown(report.schema_scale), "");
+  }
   return lines.join("\n");
 }
 
 // ---------------------------------------------------------------- main
 
+/** Seconds the schema-scale measurement is given in the time budget. */
+const SCHEMA_SCALE_BUDGET_S = 240;
+
 function budgetSeconds(options: Options): number {
-  const perCell = SERVERS.length *
+  const contenders = SERVERS.length + (options.pgbench ? 1 : 0);
+  const perCell = contenders *
     (options.warmup + 2 + options.reps * (options.duration + 2));
-  return 180 +
-    Math.ceil(
-      1.5 * selectedScenarios.length * options.connections.length * perCell,
-    );
+  const load = options.schemaScale === "only" ? 0 : Math.ceil(
+    1.5 * selectedScenarios.length * options.connections.length * perCell,
+  );
+  return 180 + load +
+    (options.schemaScale === "no" ? 0 : SCHEMA_SCALE_BUDGET_S);
 }
 
 async function createDataset(cluster: TestCluster): Promise<string> {
@@ -826,39 +899,123 @@ async function createDataset(cluster: TestCluster): Promise<string> {
   }
 }
 
+/** One thing a load run measures: a server, or pgbench. */
+interface Contender {
+  readonly name: ContenderName;
+  readonly description: string;
+  /** The process to watch for peak RSS, or null. */
+  readonly pid: number | null;
+  serves(scenario: Scenario): boolean;
+  run(
+    scenario: Scenario,
+    connections: number,
+    seconds: number,
+    seed: number,
+  ): Promise<LoadResult>;
+}
+
+/** The `{int:LO:HI}` slots of a template and what `() => 0.5` draws. */
+function drawnSlots(template: string): DrawnSlot[] {
+  return [...template.matchAll(/\{int:(\d+):(\d+)\}/g)].map((m) => {
+    const lo = Number(m[1]);
+    const hi = Number(m[2]);
+    return { lo, hi, value: String(lo + Math.floor(0.5 * (hi - lo + 1))) };
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The HTTP status a scenario's requests must get. */
+function expectedStatus(scenario: Scenario): number {
+  const w = scenario.write;
+  return scenario.status !== undefined
+    ? scenario.status
+    : w === undefined
+    ? 200
+    : w.kind === "insert"
+    ? 201
+    : 204;
+}
+
 async function main(options: Options): Promise<void> {
-  const loader = await chooseLoader(options);
   const t0 = Date.now();
-  log(`loader: ${loader.kind}; starting PostgreSQL`);
+  log("starting PostgreSQL");
   const starting = startTestCluster({ fresh: true });
   cleanups.push(async () => {
     const c = await starting.catch(() => null);
     await c?.stop();
   });
   const cluster = await starting;
+  let report: Report;
+  if (options.schemaScale === "only") {
+    const scale = await measureSchemaScale(cluster, { log, cleanups });
+    const cpus = os.cpus();
+    report = {
+      generated_at: new Date().toISOString(),
+      host: {
+        cpus: cpus.length,
+        cpu_model: cpus[0]?.model.trim() ?? "unknown",
+        os: `${os.type()} ${os.release()}`,
+        deno: Deno.version.deno,
+        postgres: scale.postgres,
+      },
+      options: { schema_scale_only: true },
+      servers: {},
+      scenarios: [],
+      cells: [],
+      pgbench_scripts: {},
+      schema_scale: scale,
+    };
+  } else {
+    report = await loadRuns(options, cluster, t0);
+  }
+  const outDir = options.out.replace(/\/[^/]*$/, "");
+  if (outDir && outDir !== options.out) {
+    await Deno.mkdir(outDir, { recursive: true });
+  }
+  await Deno.writeTextFile(options.out, JSON.stringify(report, null, 2) + "\n");
+  print(markdown(report) + "\n");
+  log(`wrote ${options.out} (${Math.round((Date.now() - t0) / 1000)} s)`);
+}
+
+async function loadRuns(
+  options: Options,
+  cluster: TestCluster,
+  t0: number,
+): Promise<Report> {
+  const loader = await chooseLoader(options);
+  log(`loader: ${loader.kind}`);
   const pgVersion = await createDataset(cluster);
   log(`dataset ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
-  // The superuser's connection for emptying and counting the write tables.
+  // The superuser's connection for resetting and counting the write tables.
   const admin = postgres(cluster.superUri, { max: 1, onnotice: () => {} });
   cleanups.push(() => admin.end({ timeout: 5 }));
-  /** Empties a write scenario's table (no-op for reads). */
+  /** Puts a write scenario's table back (no-op for reads). */
   const reset = async (scenario: Scenario) => {
-    if (scenario.write) await admin.unsafe(resetSql(scenario.write.table));
+    if (!scenario.write) return;
+    for (const st of resetSql(scenario.write)) await admin.unsafe(st);
   };
   /** Rows in a write scenario's table and a digest of their contents. */
   const tableState = async (table: string) => {
     const [row] = await admin.unsafe<
-      { n: number; lo: number | null; hi: number | null; digest: string }[]
+      {
+        n: number;
+        lo: number | null;
+        hi: number | null;
+        changed: number;
+        digest: string;
+      }[]
     >(
       `select count(*)::int as n, min(id)::int as lo, max(id)::int as hi,
+              count(*) filter (where price <> 0)::int as changed,
               md5(coalesce(string_agg(name || '|' || price::text, ',' order by id), '')) as digest
          from ${table}`,
     );
     return row!;
   };
 
-  // Write bodies go to the load generators as files.
+  // Bodies go to the load generators (and pgbench scripts) as files.
   const tmp = await Deno.makeTempDir({ prefix: "pgrest-bench-" });
   cleanups.push(() => Deno.remove(tmp, { recursive: true }));
   const targets = new Map<string, LoadTarget>();
@@ -878,38 +1035,62 @@ async function main(options: Options): Promise<void> {
     });
   }
 
-  const probe = expandPath(selectedScenarios[0]!.path, () => 0);
+  const probe = expandPath(
+    (selectedScenarios.find((s) => !s.write && !s.method) ?? SCENARIOS[0]!)
+      .path,
+    () => 0,
+  );
   const servers: RunningServer[] = [];
   for (const spec of SERVERS) {
     servers.push(await startBenchServer(spec, cluster, probe));
     log(`${spec.name} ready (pid ${servers.at(-1)!.pid})`);
   }
+  const pgrest = servers.find((s) => s.spec.name === "pgrest")!;
 
-  // Sanity: the database-backed servers must give the same answer (reads)
-  // or insert the same rows (writes); every server must answer 2xx.
-  for (const scenario of selectedScenarios) {
+  /** One request of the scenario, drawn with `() => 0.5`. */
+  const sendOnce = async (s: RunningServer, scenario: Scenario) => {
     const path = expandPath(scenario.path, () => 0.5);
     const body = scenario.body === undefined
       ? undefined
       : expandPath(scenario.body, () => 0.5);
+    const res = await fetch(s.url + path, {
+      method: scenario.method ?? "GET",
+      headers: scenario.headers ?? {},
+      ...(body === undefined ? {} : { body }),
+    });
+    const text = await res.text().catch((e: unknown) => {
+      throw new Error(
+        `${s.spec.name} ${scenario.method ?? "GET"} ${path}: ${
+          e instanceof Error ? e.message : String(e)
+        }\n${s.output().slice(-2000)}`,
+      );
+    });
+    // bare answers every GET 200; the database-backed servers as pgrest
+    if (
+      s.spec.name === "bare"
+        ? res.status < 200 || res.status > 299
+        : res.status !== expectedStatus(scenario)
+    ) {
+      throw new Error(
+        `${s.spec.name} ${
+          scenario.method ?? "GET"
+        } ${path}: ${res.status} ${text}`,
+      );
+    }
+    return { path, text };
+  };
+
+  // Sanity: the database-backed servers must give the same answer (reads)
+  // or leave the same rows (writes); every server must answer as expected.
+  for (const scenario of selectedScenarios) {
     const write = scenario.write;
     const answers: (readonly [string, string])[] = [];
+    let shown = "";
     for (const s of servers) {
       if (!s.spec.serves(scenario)) continue;
-      if (write) await reset(scenario);
-      const res = await fetch(s.url + path, {
-        method: scenario.method ?? "GET",
-        headers: scenario.headers ?? {},
-        ...(body === undefined ? {} : { body }),
-      });
-      const text = await res.text();
-      if (res.status !== (write ? 201 : 200)) {
-        throw new Error(
-          `${s.spec.name} ${
-            scenario.method ?? "GET"
-          } ${path}: ${res.status} ${text}`,
-        );
-      }
+      await reset(scenario);
+      const { path, text } = await sendOnce(s, scenario);
+      shown = `${scenario.method ?? "GET"} ${path}`;
       if (s.spec.name === "bare") continue;
       if (!write) {
         answers.push([s.spec.name, JSON.stringify(JSON.parse(text))]);
@@ -919,24 +1100,29 @@ async function main(options: Options): Promise<void> {
         throw new Error(`${s.spec.name} ${path}: unexpected body ${text}`);
       }
       const st = await tableState(write.table);
-      if (st.n !== write.rows || st.lo !== 1 || st.hi !== write.rows) {
+      const ok = write.kind === "insert"
+        ? st.n === write.rows && st.lo === 1 && st.hi === write.rows
+        : st.changed === write.rows;
+      if (!ok) {
         throw new Error(
-          `${s.spec.name} ${path}: expected ids 1..${write.rows} in ${write.table}, found ${st.n} rows (${st.lo}..${st.hi})`,
+          `${s.spec.name} ${path}: expected ${write.rows} rows ${
+            write.kind === "insert" ? "inserted" : "updated"
+          } in ${write.table}, found ${st.n} rows (${st.lo}..${st.hi}), ${st.changed} with a price`,
         );
       }
       answers.push([s.spec.name, `${st.n} rows, md5 ${st.digest}`]);
     }
-    if (write) await reset(scenario);
+    await reset(scenario);
     if (new Set(answers.map(([, b]) => b)).size > 1) {
       throw new Error(
-        `servers disagree on ${path}:\n${
+        `servers disagree on ${shown}:\n${
           answers.map(([n, b]) => `${n}: ${b}`).join("\n")
         }`,
       );
     }
     const answer = answers[0]?.[1] ?? "";
     log(
-      `${scenario.name}: ${scenario.method ?? "GET"} ${path} -> ${
+      `${scenario.name}: ${shown} -> ${
         answer.length > 160
           ? `${answer.slice(0, 160)}… (${answer.length} chars)`
           : answer
@@ -944,12 +1130,137 @@ async function main(options: Options): Promise<void> {
     );
   }
 
-  const overallPeak = new Map<ServerName, number | null>();
-  for (const s of servers) {
-    const kib = await peakRssKiB(s.pid);
-    overallPeak.set(s.spec.name, kib === null ? null : kib / 1024);
+  // pgbench: capture what pgrest sends for one request of each scenario.
+  const pgbenchScripts = new Map<
+    string,
+    { file: string; defines: readonly (readonly [string, string])[] }
+  >();
+  const pgbenchScriptsReport: Report["pgbench_scripts"] = {};
+  const pgbenchPath = options.pgbench ? await onPath("pgbench") : null;
+  if (options.pgbench && pgbenchPath === null) {
+    log("pgbench is not installed: no pgbench ceiling");
   }
-  const bumpPeak = (name: ServerName, mib: number | null) => {
+  if (pgbenchPath !== null && cluster.socketDir !== null) {
+    const logPath = `${cluster.socketDir}/postgres.log`;
+    const setAll = async (on: boolean) => {
+      for (const [k, v] of STATEMENT_LOG_SETTINGS) {
+        await admin.unsafe(
+          on ? `alter system set ${k} = '${v}'` : `alter system reset ${k}`,
+        );
+      }
+      await admin.unsafe("select pg_reload_conf()");
+      // backends apply the reload before their next statement
+      await sleep(300);
+    };
+    await setAll(true);
+    try {
+      for (const scenario of selectedScenarios) {
+        try {
+          await reset(scenario);
+          const offset = (await Deno.stat(logPath)).size;
+          const { path } = await sendOnce(pgrest, scenario);
+          await sleep(200);
+          const text = new TextDecoder().decode(
+            (await Deno.readFile(logPath)).subarray(offset),
+          );
+          const statements = parseStatementLog(text, "pgrest");
+          const { script, defines } = pgbenchScript(
+            statements,
+            drawnSlots(scenario.path),
+            `${scenario.name}: the transaction pgrest ran for\n${
+              scenario.method ?? "GET"
+            } ${path}`,
+          );
+          const scriptFile = `${tmp}/${scenario.name}.pgbench`;
+          await Deno.writeTextFile(scriptFile, script);
+          pgbenchScripts.set(scenario.name, { file: scriptFile, defines });
+          pgbenchScriptsReport[scenario.name] = {
+            script,
+            defines: Object.fromEntries(defines),
+          };
+          log(
+            `${scenario.name}: pgbench script of ${statements.length} statements`,
+          );
+        } catch (e) {
+          log(
+            `${scenario.name}: no pgbench ceiling: ${
+              e instanceof Error ? e.message : String(e)
+            }`,
+          );
+        } finally {
+          await reset(scenario);
+        }
+      }
+    } finally {
+      await setAll(false);
+    }
+  }
+
+  const contenders: Contender[] = servers.map((s) => ({
+    name: s.spec.name,
+    description: s.spec.description,
+    pid: s.pid,
+    serves: (scenario) => s.spec.serves(scenario),
+    run: (scenario, connections, seconds, seed) =>
+      runLoad(
+        loader,
+        s.url,
+        targets.get(scenario.name)!,
+        connections,
+        seconds,
+        seed,
+      ),
+  }));
+  if (pgbenchScripts.size > 0) {
+    const env = baseEnv();
+    for (const k of Object.keys(env)) if (k.startsWith("PG")) delete env[k];
+    // pgbench -M prepared prepares a script's statements before its first
+    // one runs, before the transaction's set_config('role', …): the
+    // session starts in the request role (as the ceiling's connections do)
+    // so that the main statements can be prepared.
+    env.PGOPTIONS = `-c role=${BENCH_ROLE}`;
+    const cp = new URL(cluster.uri);
+    // pgbench goes third: after the two database-backed servers
+    contenders.splice(2, 0, {
+      name: "pgbench",
+      description:
+        `pgbench -M prepared -n, the statements pgrest sends for one request, pipelined, as ${AUTHENTICATOR_ROLE} with session role ${BENCH_ROLE} (one connection per client)`,
+      pid: null,
+      serves: (scenario) => pgbenchScripts.has(scenario.name),
+      run: (scenario, connections, seconds) => {
+        const sc = pgbenchScripts.get(scenario.name)!;
+        return runPgbench({
+          pgbench: pgbenchPath!,
+          host: cp.hostname,
+          port: Number(cp.port),
+          user: decodeURIComponent(cp.username),
+          database: cp.pathname.slice(1),
+          scriptFile: sc.file,
+          defines: sc.defines,
+          connections,
+          threads: options.threads,
+          seconds,
+          logDir: tmp,
+          env,
+          onSpawn: (kill) => {
+            cleanups.push(kill);
+            return () => {
+              if (cleaning === null) {
+                cleanups.splice(cleanups.indexOf(kill), 1);
+              }
+            };
+          },
+        });
+      },
+    });
+  }
+
+  const overallPeak = new Map<ContenderName, number | null>();
+  for (const c of contenders) {
+    const kib = c.pid === null ? null : await peakRssKiB(c.pid);
+    overallPeak.set(c.name, kib === null ? null : kib / 1024);
+  }
+  const bumpPeak = (name: ContenderName, mib: number | null) => {
     const prev = overallPeak.get(name) ?? null;
     if (mib !== null) overallPeak.set(name, Math.max(prev ?? 0, mib));
   };
@@ -966,34 +1277,29 @@ async function main(options: Options): Promise<void> {
   };
 
   /**
-   * One load run on an emptied table (writes); returns the result and, for
-   * writes to pgrest and the ceiling, the rows the run left in the table.
+   * One load run on a reset table (writes); returns the result and, for
+   * inserts by anything but bare, the rows the run left in the table.
    */
   const measure = async (
-    s: RunningServer,
+    c: Contender,
     scenario: Scenario,
     connections: number,
     seconds: number,
     seed: number,
   ): Promise<[LoadResult, number | null]> => {
     await reset(scenario);
-    const result = await runLoad(
-      loader,
-      s.url,
-      targets.get(scenario.name)!,
-      connections,
-      seconds,
-      seed,
-    );
+    const result = await c.run(scenario, connections, seconds, seed);
     checkAlive();
     const write = scenario.write;
-    if (!write || s.spec.name === "bare") return [result, null];
+    if (!write || write.kind !== "insert" || c.name === "bare") {
+      return [result, null];
+    }
     const { n } = await tableState(write.table);
     // In-flight requests at the end may have inserted without being counted.
     const answered = result.requests - result.errors.status;
     if (n < answered * write.rows) {
       log(
-        `warning: ${scenario.name} ${s.spec.name}: ${n} rows in ${write.table} after ${answered} answered requests of ${write.rows} rows`,
+        `warning: ${scenario.name} ${c.name}: ${n} rows in ${write.table} after ${answered} answered requests of ${write.rows} rows`,
       );
     }
     return [result, n];
@@ -1001,39 +1307,41 @@ async function main(options: Options): Promise<void> {
 
   const cells: Cell[] = [];
   for (const scenario of selectedScenarios) {
-    const active = servers.filter((s) => s.spec.serves(scenario));
+    const active = contenders.filter((c) => c.serves(scenario));
     const rowsPerRequest = scenario.write?.rows ?? null;
     for (const connections of options.connections) {
       const tag = `${scenario.name} c=${connections}`;
       let resettable = true;
-      for (const s of active) resettable &&= await resetPeakRss(s.pid);
+      for (const c of active) {
+        if (c.pid !== null) resettable &&= await resetPeakRss(c.pid);
+      }
       if (options.warmup > 0) {
-        for (const s of active) {
-          log(`${tag} warm-up ${s.spec.name} ${options.warmup} s`);
-          await measure(s, scenario, connections, options.warmup, 1000);
+        for (const c of active) {
+          log(`${tag} warm-up ${c.name} ${options.warmup} s`);
+          await measure(c, scenario, connections, options.warmup, 1000);
         }
       }
-      const samples = new Map<ServerName, Sample[]>(
-        active.map((s) => [s.spec.name, []]),
+      const samples = new Map<ContenderName, Sample[]>(
+        active.map((c) => [c.name, []]),
       );
       for (let rep = 0; rep < options.reps; rep++) {
         const order = active.map((_, i) => active[(i + rep) % active.length]!);
-        for (const s of order) {
+        for (const c of order) {
           const [result, rowsInTable] = await measure(
-            s,
+            c,
             scenario,
             connections,
             options.duration,
             rep + 1,
           );
           const sample = toSample(rep + 1, result, rowsInTable);
-          samples.get(s.spec.name)!.push(sample);
+          samples.get(c.name)!.push(sample);
           log(
-            `${tag} rep ${rep + 1}/${options.reps} ${s.spec.name}: ${
+            `${tag} rep ${rep + 1}/${options.reps} ${c.name}: ${
               fmtInt(sample.rps)
             } req/s${
               rowsPerRequest !== null && rowsPerRequest > 1 &&
-                s.spec.name !== "bare"
+                c.name !== "bare"
                 ? ` (${fmtInt(sample.rps * rowsPerRequest)} rows/s)`
                 : ""
             }, p50 ${fmtMs(sample.p50_ms)} ms, p99 ${fmtMs(sample.p99_ms)} ms${
@@ -1045,15 +1353,15 @@ async function main(options: Options): Promise<void> {
         }
       }
       await reset(scenario);
-      const cellServers: Partial<Record<ServerName, ServerCell>> = {};
-      for (const s of active) {
-        const list = samples.get(s.spec.name)!;
-        const kib = await peakRssKiB(s.pid);
+      const cellServers: Partial<Record<ContenderName, ServerCell>> = {};
+      for (const c of active) {
+        const list = samples.get(c.name)!;
+        const kib = c.pid === null ? null : await peakRssKiB(c.pid);
         const mib = kib === null ? null : kib / 1024;
-        bumpPeak(s.spec.name, mib);
-        cellServers[s.spec.name] = {
+        bumpPeak(c.name, mib);
+        cellServers[c.name] = {
           rps: spread(list.map((x) => x.rps)),
-          rows_per_s: rowsPerRequest === null || s.spec.name === "bare"
+          rows_per_s: rowsPerRequest === null || c.name === "bare"
             ? null
             : spread(list.map((x) => x.rps * rowsPerRequest)),
           p50_ms: spread(list.map((x) => x.p50_ms)),
@@ -1074,14 +1382,24 @@ async function main(options: Options): Promise<void> {
             cellServers.pgrest,
             cellServers.ceiling,
           ),
+          pgrest_over_pgbench: ratios(
+            cellServers.pgrest,
+            cellServers.pgbench,
+          ),
           pgrest_over_bare: ratios(cellServers.pgrest, cellServers.bare),
         },
       });
     }
   }
 
+  // The load servers are done: stop them before the schema-scale runs.
+  for (const s of servers) await s.stop();
+  const scale = options.schemaScale === "yes"
+    ? await measureSchemaScale(cluster, { log, cleanups })
+    : null;
+
   const cpus = os.cpus();
-  const report: Report = {
+  return {
     generated_at: new Date().toISOString(),
     host: {
       cpus: cpus.length,
@@ -1093,6 +1411,7 @@ async function main(options: Options): Promise<void> {
     options: {
       loader: loader.kind,
       wrk_threads: loader.kind === "wrk" ? options.threads : null,
+      pgbench_threads: pgbenchScripts.size > 0 ? options.threads : null,
       duration_s: options.duration,
       reps: options.reps,
       warmup_s: options.warmup,
@@ -1102,9 +1421,9 @@ async function main(options: Options): Promise<void> {
       wall_s: Math.round((Date.now() - t0) / 1000),
     },
     servers: Object.fromEntries(
-      servers.map((s) => [s.spec.name, {
-        description: s.spec.description,
-        peak_rss_mib: overallPeak.get(s.spec.name) ?? null,
+      contenders.map((c) => [c.name, {
+        description: c.description,
+        peak_rss_mib: overallPeak.get(c.name) ?? null,
       }]),
     ),
     scenarios: selectedScenarios.map((s) => ({
@@ -1115,14 +1434,9 @@ async function main(options: Options): Promise<void> {
       rows_per_request: s.write?.rows ?? null,
     })),
     cells,
+    pgbench_scripts: pgbenchScriptsReport,
+    schema_scale: scale,
   };
-  const outDir = options.out.replace(/\/[^/]*$/, "");
-  if (outDir && outDir !== options.out) {
-    await Deno.mkdir(outDir, { recursive: true });
-  }
-  await Deno.writeTextFile(options.out, JSON.stringify(report, null, 2) + "\n");
-  print(markdown(report) + "\n");
-  log(`wrote ${options.out} (${report.options.wall_s} s)`);
 }
 
 if (import.meta.main) {

@@ -10,7 +10,8 @@
  * take part, a route with the same `name` in bench/ceiling_server.ts
  * (`CEILING_ROUTES`).
  *
- * Reads go to `bench.items` (100k rows), to `bench.parents` (1,000 rows)
+ * Reads go to `bench.items` (100k rows: by key, 100 rows with filters and
+ * an order, and a page of 25 with `Prefer: count=exact`), to `bench.parents` (1,000 rows)
  * with their one-to-many `bench.children` (10 each, through the foreign key
  * `parent_id`, indexed) and their many-to-many `bench.tags` (50 tags, 3 per
  * parent, through the junction table `bench.parent_tags`), and call the SQL
@@ -20,6 +21,10 @@
  * (`TRUNCATE … RESTART IDENTITY`, {@linkcode resetSql}) before every load
  * run of a write scenario, warm-ups included, so each server starts every
  * run on an empty table and the table holds at most one run's rows.
+ * The PATCH scenario updates the price of one of the 1,000 rows of
+ * `bench.patches` per request: the table never grows, and its reset puts
+ * every price back to 0 and vacuums it (the cluster has no autovacuum), so
+ * dead rows do not pile up from run to run.
  *
  * @module
  */
@@ -42,6 +47,10 @@ export const TAGS_PER_PARENT = 3;
 export const WRITES_TABLE = `${BENCH_SCHEMA}.writes`;
 /** Rows per request in the bulk write scenario. */
 export const BULK_ROWS = 1_000;
+/** The table the PATCH scenario updates (never grows). */
+export const PATCHES_TABLE = `${BENCH_SCHEMA}.patches`;
+/** Rows in {@linkcode PATCHES_TABLE}. */
+export const PATCH_ROWS = 1_000;
 
 /** One request shape measured on every server. */
 export interface Scenario {
@@ -52,16 +61,27 @@ export interface Scenario {
   /** Path and query template; `{int:LO:HI}` is drawn per request. */
   readonly path: string;
   /** HTTP method (default GET). */
-  readonly method?: "GET" | "POST";
+  readonly method?: "GET" | "POST" | "PATCH";
   /** Request body template (`{int:LO:HI}` drawn per request), for POSTs. */
   readonly body?: string;
-  /** Request headers, for POSTs. */
+  /**
+   * The status pgrest answers with, when not the default (200 for reads,
+   * 201 for inserts, 204 for updates): 206 for a counted partial page.
+   */
+  readonly status?: number;
+  /** Request headers (`Content-Type`, `Prefer`). */
   readonly headers?: Readonly<Record<string, string>>;
   /**
-   * For writes: the rows each request inserts (the report adds rows/s) and
-   * the table to empty before each load run.
+   * For writes: the rows each request inserts or updates (the report adds
+   * rows/s), the table {@linkcode resetSql} puts back before each load run,
+   * and whether requests insert (the table grows by `rows` per request, 201)
+   * or update (the table keeps its rows, 204).
    */
-  readonly write?: { readonly rows: number; readonly table: string };
+  readonly write?: {
+    readonly rows: number;
+    readonly table: string;
+    readonly kind: "insert" | "update";
+  };
 }
 
 const WRITE_HEADERS = {
@@ -99,6 +119,21 @@ export const SCENARIOS: readonly Scenario[] = [
     path: "/parents?select=id,name,tags(name)&limit=20&order=id",
   },
   {
+    name: "items_filtered",
+    description:
+      "GET /items?select=id,name,price&id=gt.N&price=gte.10&order=id&limit=100, N pseudo-random in 0..99000: 100 rows, two filters, an order",
+    path:
+      "/items?select=id,name,price&id=gt.{int:0:99000}&price=gte.10&order=id&limit=100",
+  },
+  {
+    name: "items_count",
+    description:
+      "GET /items?select=id,name&id=lt.N&order=id.desc&limit=25 with Prefer: count=exact, N pseudo-random in 1001..2000: 25 rows and the exact count of the 1,000–1,999 matching",
+    path: "/items?select=id,name&id=lt.{int:1001:2000}&order=id.desc&limit=25",
+    headers: { "Prefer": "count=exact" },
+    status: 206,
+  },
+  {
     name: "rpc_add_them",
     description:
       'POST /rpc/add_them {"a":1,"b":2}: a scalar SQL function (immutable)',
@@ -115,7 +150,7 @@ export const SCENARIOS: readonly Scenario[] = [
     method: "POST",
     body: `{"name":"item {int:1:${ITEM_COUNT}}","price":{int:1:100000}}`,
     headers: WRITE_HEADERS,
-    write: { rows: 1, table: WRITES_TABLE },
+    write: { rows: 1, table: WRITES_TABLE, kind: "insert" },
   },
   {
     name: "insert_bulk",
@@ -125,7 +160,17 @@ export const SCENARIOS: readonly Scenario[] = [
     method: "POST",
     body: bulkBody(),
     headers: WRITE_HEADERS,
-    write: { rows: BULK_ROWS, table: WRITES_TABLE },
+    write: { rows: BULK_ROWS, table: WRITES_TABLE, kind: "insert" },
+  },
+  {
+    name: "update_one",
+    description:
+      `PATCH /patches?id=eq.N {"price":P}, N pseudo-random in 1..${PATCH_ROWS} (primary key), Prefer: return=minimal; the table never grows`,
+    path: `/patches?id=eq.{int:1:${PATCH_ROWS}}`,
+    method: "PATCH",
+    body: `{"price":{int:1:100000}}`,
+    headers: WRITE_HEADERS,
+    write: { rows: 1, table: PATCHES_TABLE, kind: "update" },
   },
 ];
 
@@ -160,6 +205,14 @@ export function datasetSql(authenticator: string): string[] {
        name text,
        price numeric
      )`,
+    // fillfactor 50: updates stay on their page (HOT) between vacuums
+    `create table ${PATCHES_TABLE}(
+       id int primary key,
+       name text not null,
+       price numeric not null
+     ) with (fillfactor = 50)`,
+    `insert into ${PATCHES_TABLE}
+       select g, 'patch ' || g, 0 from generate_series(1, ${PATCH_ROWS}) g`,
     `create table ${BENCH_SCHEMA}.parents(
        id int primary key,
        name text not null
@@ -203,7 +256,9 @@ export function datasetSql(authenticator: string): string[] {
        to ${BENCH_ROLE}`,
     `grant insert on ${WRITES_TABLE} to ${BENCH_ROLE}`,
     `grant usage on sequence ${WRITES_TABLE}_id_seq to ${BENCH_ROLE}`,
+    `grant select, update on ${PATCHES_TABLE} to ${BENCH_ROLE}`,
     `vacuum analyze ${BENCH_SCHEMA}.items`,
+    `vacuum analyze ${PATCHES_TABLE}`,
     `vacuum analyze ${BENCH_SCHEMA}.parents`,
     `vacuum analyze ${BENCH_SCHEMA}.children`,
     `vacuum analyze ${BENCH_SCHEMA}.tags`,
@@ -211,9 +266,19 @@ export function datasetSql(authenticator: string): string[] {
   ];
 }
 
-/** Empties a write scenario's table; run as the superuser between runs. */
-export function resetSql(table: string): string {
-  return `truncate ${table} restart identity`;
+/**
+ * Puts a write scenario's table back in its initial state, as the superuser
+ * between runs, one statement at a time: an insert scenario's table is
+ * emptied, an update scenario's prices go back to 0 and the dead rows are
+ * vacuumed away.
+ */
+export function resetSql(write: NonNullable<Scenario["write"]>): string[] {
+  return write.kind === "insert"
+    ? [`truncate ${write.table} restart identity`]
+    : [
+      `update ${write.table} set price = 0 where price <> 0`,
+      `vacuum ${write.table}`,
+    ];
 }
 
 /** Expands a path template with `random()` (default Math.random). */

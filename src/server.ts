@@ -85,7 +85,6 @@ function sendable(res: Response, request: Request, config: Config): Response {
  */
 export function makeHandler(state: AppState): Handler {
   const inner = makeAppHandler(state);
-  const deadlines = new Deadlines();
   let inFlight = 0;
   return async function guarded(request, info) {
     const { config } = state;
@@ -114,66 +113,23 @@ export function makeHandler(state: AppState): Handler {
     ).finally(() => inFlight--);
     const seconds = config.serverRequestTimeout;
     if (seconds <= 0) return await work;
-    let entry: Deadline | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<Response>((resolve) => {
-      entry = {
-        at: Date.now() + seconds * 1000,
-        fire: () => {
-          const e = requestTimedOut(seconds);
-          state.metrics.countRequest(e.status);
-          log("error", `${request.method} ${e.message}`, config.logLevel);
-          resolve(limitResponse(e, request, config));
-        },
-      };
-      deadlines.add(entry);
+      timer = setTimeout(() => {
+        const e = requestTimedOut(seconds);
+        state.metrics.countRequest(e.status);
+        log("error", `${request.method} ${e.message}`, config.logLevel);
+        resolve(limitResponse(e, request, config));
+      }, seconds * 1000);
     });
     try {
+      // the timer starts before the statement does, so it fires first
+      // when the statement runs into the capped statement_timeout
       return await Promise.race([work, late]);
     } finally {
-      if (entry !== undefined) deadlines.delete(entry);
+      clearTimeout(timer);
     }
   };
-}
-
-/** A request's deadline, watched by `Deadlines`. */
-interface Deadline {
-  readonly at: number;
-  readonly fire: () => void;
-}
-
-/**
- * The deadlines of the requests in progress, checked by one interval timer
- * (every 100 ms, only while there are any) instead of a timer per request.
- */
-class Deadlines {
-  readonly #pending = new Set<Deadline>();
-  #timer: ReturnType<typeof setInterval> | undefined;
-
-  add(d: Deadline): void {
-    this.#pending.add(d);
-    this.#timer ??= setInterval(() => this.#check(), 100);
-  }
-
-  delete(d: Deadline): void {
-    this.#pending.delete(d);
-    if (this.#pending.size === 0) this.#stop();
-  }
-
-  #check(): void {
-    const now = Date.now();
-    for (const d of this.#pending) {
-      if (d.at <= now) {
-        this.#pending.delete(d);
-        d.fire();
-      }
-    }
-    if (this.#pending.size === 0) this.#stop();
-  }
-
-  #stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
 }
 
 /** A started application. */

@@ -391,6 +391,37 @@ Deno.test("an aggregate in a to-one spread is hoisted to the parent and grouped"
   );
 });
 
+Deno.test("a name twice in a to-one spread gets positional names, not an ambiguous reference", () => {
+  // found by tests/security/fuzz_test.ts: ...authors(*,name) was 42702
+  const s = source(statement("/books", "select=...authors(*,name)"));
+  assert.equal(
+    s,
+    'SELECT "books_authors_1"."id", "books_authors_1"."pgrst_spread_1" AS "name", "books_authors_1"."pgrst_spread_2" AS "name" FROM "api"."books" LEFT JOIN LATERAL (SELECT "authors_1"."id", "authors_1"."name" AS "pgrst_spread_1", "authors_1"."name" AS "pgrst_spread_2" FROM "api"."authors" AS "authors_1" WHERE "authors_1"."id" = "api"."books"."author_id") AS "books_authors_1" ON TRUE',
+  );
+  // a star without a clash stays a star
+  assert.ok(
+    source(statement("/books", "select=...authors(*,n:name)")).includes(
+      '(SELECT "authors_1".*, "authors_1"."name" AS "n" FROM',
+    ),
+  );
+});
+
+Deno.test("a name twice in a to-many spread gets positional names in its arrays", () => {
+  const s = source(statement("/authors", "select=...books(title,title)"));
+  assert.ok(
+    s.startsWith(
+      'SELECT "authors_books_1"."pgrst_spread_0" AS "title", "authors_books_1"."pgrst_spread_1" AS "title" FROM',
+    ),
+    s,
+  );
+  assert.ok(
+    s.includes(
+      `(SELECT COALESCE(json_agg("books_1_rows"."pgrst_spread_0"), '[]') AS "pgrst_spread_0", COALESCE(json_agg("books_1_rows"."pgrst_spread_1"), '[]') AS "pgrst_spread_1", json_agg(1) AS "pgrst_agg" FROM (SELECT "books_1"."title" AS "pgrst_spread_0", "books_1"."title" AS "pgrst_spread_1" FROM`,
+    ),
+    s,
+  );
+});
+
 Deno.test("an aggregate inside an embed is PGRST123 when aggregates are disabled", () => {
   assert.throws(
     () =>

@@ -112,9 +112,9 @@ export function relOf(ref: Sql, row: Sql, node: ReadNode): Rel {
 export function fieldSql(r: Rel, f: Field): Sql {
   const rel = r.ref;
   const fn = r.computed?.get(f.name);
-  let out = f.name === "*"
-    ? sql`${rel}.*`
-    : fn !== undefined && r.row !== undefined
+  // a name is always a column: a quoted "*" is the column named `*`, as
+  // `rel.*->'k'` would not be SQL (select stars are their own item)
+  let out = fn !== undefined && r.row !== undefined
     ? sql`${qi(fn.schema, fn.name)}(${r.row})`
     : sql`${rel}.${ident(f.name)}`;
   const type = r.types.get(f.name)?.nominalType;
@@ -285,48 +285,78 @@ export function orderSql(
 export function selectSql(
   rel: Rel,
   items: readonly PlannedItem[],
-  opts: { raw?: boolean } = {},
+  opts: {
+    raw?: boolean;
+    spread?: {
+      readonly names: readonly string[];
+      readonly star: readonly string[];
+    };
+  } = {},
 ): { list: Sql; groupBy: readonly Sql[] } {
   // raw: a to-one spread child, whose aggregates its parent computes
   const raw = opts.raw ?? false;
+  // spread: a spread child, whose parent reads its columns by name; a name
+  // that occurs twice gets a positional name instead (`spreadNames`)
+  const inner = opts.spread === undefined
+    ? null
+    : spreadNames(opts.spread.names);
   const cols: Sql[] = [];
   const groupBy: Sql[] = [];
   let aggregated = false;
+  // the index of the next output column (a star gives several)
+  let at = 0;
   const position = (): Sql => keyword(String(cols.length));
+  /**
+   * Adds the output column `name`; `bare`: `expr` is already named so (a
+   * column of that name), and needs no `AS` unless a spread renames it.
+   */
+  const out = (expr: Sql, name: string, bare = false): void => {
+    const final = inner?.[at] ?? name;
+    at++;
+    cols.push(bare && final === name ? expr : sql`${expr} AS ${ident(final)}`);
+  };
   for (const it of items) {
     switch (it.kind) {
-      case "star":
-        cols.push(sql`${rel.ref}.*`);
-        groupBy.push(sql`${rel.ref}.*`);
+      case "star": {
+        const star = opts.spread?.star ?? [];
+        const clash = inner !== null &&
+          star.some((c, k) => inner[at + k] !== c);
+        if (!clash) {
+          cols.push(sql`${rel.ref}.*`);
+          groupBy.push(sql`${rel.ref}.*`);
+          at += star.length;
+          break;
+        }
+        for (const c of star) {
+          out(sql`${rel.ref}.${ident(c)}`, c, true);
+          groupBy.push(position());
+        }
         break;
+      }
       case "count":
         if (raw) {
-          cols.push(sql`1 AS ${ident(it.alias ?? "count")}`);
+          out(sql`1`, it.alias ?? "count");
           break;
         }
         aggregated = true;
-        cols.push(
-          sql`${withCast(sql`pg_catalog.count(*)`, it.cast)} AS ${
-            ident(it.alias ?? "count")
-          }`,
-        );
+        out(withCast(sql`pg_catalog.count(*)`, it.cast), it.alias ?? "count");
         break;
       case "field": {
         const base = withCast(fieldSql(rel, it.field), it.cast);
         if (it.aggregate !== null && raw) {
-          cols.push(sql`${base} AS ${ident(it.alias ?? it.aggregate)}`);
+          out(base, it.alias ?? it.aggregate);
         } else if (it.aggregate !== null) {
           aggregated = true;
           const agg = withCast(
             sql`${keyword(AGG_SQL[it.aggregate])}(${base})`,
             it.aggregateCast,
           );
-          cols.push(sql`${agg} AS ${ident(it.alias ?? it.aggregate)}`);
+          out(agg, it.alias ?? it.aggregate);
         } else {
           const name = it.alias ?? fieldName(it.field);
           const plain = it.alias === null && it.cast === null &&
             it.field.jsonPath.length === 0;
-          cols.push(plain ? base : sql`${base} AS ${ident(name)}`);
+          out(base, name, plain);
           groupBy.push(position());
         }
         break;
@@ -338,34 +368,35 @@ export function selectSql(
         if (e.spread && isToOne(e.rel) && !raw) {
           // the child's columns are lifted into this row; its aggregates
           // are computed here, grouped by the other columns
-          for (const c of spreadColumns(e.node)) {
-            const v = sql`${j}.${ident(c.name)}`;
+          const cs = spreadColumns(e.node);
+          const from = spreadNames(cs.map((c) => c.name));
+          cs.forEach((c, k) => {
+            const v = sql`${j}.${ident(from[k] ?? c.name)}`;
             if (c.aggregate === null) {
-              cols.push(v);
+              out(v, c.name, from[k] === c.name);
               groupBy.push(position());
             } else {
               aggregated = true;
-              cols.push(
-                sql`${
-                  withCast(sql`${keyword(AGG_SQL[c.aggregate])}(${v})`, c.cast)
-                } AS ${ident(c.name)}`,
+              out(
+                withCast(sql`${keyword(AGG_SQL[c.aggregate])}(${v})`, c.cast),
+                c.name,
               );
             }
-          }
+          });
         } else if (e.spread) {
           // lifted as they are (as arrays for a to-many spread)
-          for (const name of outputNames(e.node)) {
-            cols.push(sql`${j}.${ident(name)}`);
+          const names = outputNames(e.node);
+          const from = spreadNames(names);
+          names.forEach((name, k) => {
+            out(sql`${j}.${ident(from[k] ?? name)}`, name, from[k] === name);
             groupBy.push(position());
-          }
+          });
         } else if (isToOne(e.rel)) {
-          cols.push(sql`row_to_json(${j}.*) AS ${ident(e.key)}`);
+          out(sql`row_to_json(${j}.*)`, e.key);
           // json has no equality: group by the embedded row itself
           groupBy.push(j);
         } else {
-          cols.push(
-            sql`COALESCE(${j}.${ident("pgrst_agg")}, '[]') AS ${ident(e.key)}`,
-          );
+          out(sql`COALESCE(${j}.${ident("pgrst_agg")}, '[]')`, e.key);
           groupBy.push(position());
         }
         break;
@@ -476,6 +507,14 @@ function embedSql(e: EmbedNode, parent: Rel): Sql {
   }
   const { list, groupBy } = selectSql(child, node.select, {
     raw: e.spread && isToOne(e.rel),
+    ...(e.spread
+      ? {
+        spread: {
+          names: outputNames(node),
+          star: node.table.columns.map((c) => c.name),
+        },
+      }
+      : {}),
   });
   const inner = sql`SELECT ${list} FROM ${from}${
     whereSql(conditions(node, child, extra))
@@ -485,7 +524,7 @@ function embedSql(e: EmbedNode, parent: Rel): Sql {
   const rows = ident(`${e.tableAlias}_rows`);
   if (e.spread) {
     // a to-many spread gives one array per child column
-    const arrays = outputNames(node).map((n) =>
+    const arrays = spreadNames(outputNames(node)).map((n) =>
       sql`COALESCE(json_agg(${rows}.${ident(n)}), '[]') AS ${ident(n)}`
     );
     return sql`SELECT ${
@@ -493,6 +532,17 @@ function embedSql(e: EmbedNode, parent: Rel): Sql {
     } FROM (${inner}) AS ${rows}`;
   }
   return sql`SELECT json_agg(${rows}) AS ${agg} FROM (${inner}) AS ${rows}`;
+}
+
+/**
+ * The names a spread child gives its output columns, which its parent reads
+ * them by: the output name, or `pgrst_spread_<index>` for a name that occurs
+ * more than once (`...rel(*,name)`), which could not be told apart.
+ */
+export function spreadNames(names: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  for (const n of names) seen.set(n, (seen.get(n) ?? 0) + 1);
+  return names.map((n, k) => (seen.get(n) ?? 0) > 1 ? `pgrst_spread_${k}` : n);
 }
 
 /** A column a to-one spread lifts, with the aggregate its parent applies. */

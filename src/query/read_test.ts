@@ -204,8 +204,16 @@ Deno.test("fieldSql() qualifies the column with its relation", () => {
     text: `${T}."id"`,
     params: [],
   });
+});
+
+Deno.test('fieldSql() quotes a field named "*" as a column, never a row star', () => {
+  // found by tests/security/fuzz_test.ts: select="*"->k rendered rel.*->$1
+  assert.deepEqual(render(fieldSql(REL, f("*", { arrow: "->", key: "k" }))), {
+    text: `${T}."*"->$1::text`,
+    params: ["k"],
+  });
   assert.deepEqual(render(fieldSql(REL, f("*"))), {
-    text: `${T}.*`,
+    text: `${T}."*"`,
     params: [],
   });
 });

@@ -32,6 +32,13 @@ export class Rng {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
+  /** A copy that continues the same sequence independently. */
+  clone(): Rng {
+    const r = new Rng(0);
+    r.#state = this.#state;
+    return r;
+  }
+
   /** An integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);
@@ -221,12 +228,16 @@ export const HOSTILE: readonly string[] = [
   "{{x}}",
 ];
 
-/** Hostile strings as a header can carry them (latin-1, no NUL/CR/LF). */
+/**
+ * Hostile strings as an HTTP/1.1 request header can carry them: tab, space,
+ * visible ASCII and latin-1 (hyper refuses other control characters with a
+ * 400 before the handler runs).
+ */
 export function headerSafe(s: string): string {
   let out = "";
   for (const ch of s) {
     const cp = ch.codePointAt(0) ?? 0;
-    if (cp === 0 || cp === 10 || cp === 13 || cp > 0xff) continue;
+    if ((cp < 0x20 && cp !== 9) || cp === 0x7f || cp > 0xff) continue;
     out += ch;
   }
   return out.length > 4000 ? out.slice(0, 4000) : out;
@@ -502,11 +513,23 @@ class Gen {
   readonly rng: Rng;
   /** Probability that one position turns hostile. */
   readonly p: number;
+  /** The index of the position that is hostile in any case (-1: none). */
+  readonly forced: number;
   hostile = 0;
+  /** Positions seen so far. */
+  slots = 0;
 
-  constructor(rng: Rng, p: number) {
+  constructor(rng: Rng, p: number, forced: number) {
     this.rng = rng;
     this.p = p;
+    this.forced = forced;
+  }
+
+  /** Whether the next position turns hostile. */
+  turn(): boolean {
+    const forced = this.slots === this.forced;
+    this.slots++;
+    return forced || this.rng.chance(this.p);
   }
 
   /** A hostile string, sometimes combined with `valid`. */
@@ -531,7 +554,7 @@ class Gen {
 
   /** A value position: usually `valid`, sometimes hostile. */
   v(valid: string): string {
-    return this.rng.chance(this.p) ? this.evil(valid) : valid;
+    return this.turn() ? this.evil(valid) : valid;
   }
 
   /**
@@ -540,7 +563,7 @@ class Gen {
    * planner (or bare, so that it reaches the parser).
    */
   name(valid: string): string {
-    if (!this.rng.chance(this.p)) {
+    if (!this.turn()) {
       return /^[a-z_][a-z0-9_]*$/.test(valid) ? valid : quoteName(valid);
     }
     const h = this.evil(valid);
@@ -825,7 +848,10 @@ function rpcRequest(g: Gen, tokens: Tokens): FuzzRequest {
   const method = g.rng.pick(["GET", "POST", "POST", "HEAD"]);
   const path = "/rpc/" + enc(g, g.v(r.name));
   const query: string[] = [];
-  const args = g.rng.some([...r.args, "extra"], 0, r.args.length + 1);
+  // mostly the function's own arguments, now and then too few or too many
+  const args = g.rng.chance(0.7)
+    ? [...r.args]
+    : g.rng.some([...r.args, "extra"], 0, r.args.length + 1);
   let b: string | null = null;
   if (method === "POST") {
     const o: Record<string, unknown> = {};
@@ -887,13 +913,21 @@ function oddRequest(g: Gen, tokens: Tokens): FuzzRequest {
  * out so, a hostile query parameter is added.
  */
 export function generate(rng: Rng, tokens: Tokens): FuzzRequest {
-  const g = new Gen(rng, 0.12);
+  // a few hostile positions go deep (past the parser, into the planner and
+  // the database); many fail early
+  const p = rng.pick([0, 0.03, 0.06, 0.12, 0.25]);
   const r = rng.int(20);
-  const req = r < 13
-    ? relationRequest(g, tokens)
-    : r < 19
-    ? rpcRequest(g, tokens)
-    : oddRequest(g, tokens);
+  const build = (g: Gen) =>
+    r < 13
+      ? relationRequest(g, tokens)
+      : r < 19
+      ? rpcRequest(g, tokens)
+      : oddRequest(g, tokens);
+  // a dry run counts the positions, so that one of them is surely hostile
+  const dry = new Gen(rng.clone(), p, -1);
+  build(dry);
+  const g = new Gen(rng, p, dry.slots > 0 ? rng.int(dry.slots) : -1);
+  const req = build(g);
   if (req.hostile > 0) return req;
   const key = rng.pick([
     "select",

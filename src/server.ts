@@ -107,6 +107,7 @@ export function makeHandler(state: AppState): Handler {
       await request.body?.cancel().catch(() => {});
       return limitResponse(refusal, request, config);
     }
+    const started = performance.now();
     inFlight++;
     const work = inner(request, info).then(
       (res) => sendable(res, request, config),
@@ -123,9 +124,18 @@ export function makeHandler(state: AppState): Handler {
       }, seconds * 1000);
     });
     try {
-      // the timer starts before the statement does, so it fires first
-      // when the statement runs into the capped statement_timeout
-      return await Promise.race([work, late]);
+      const res = await Promise.race([work, late]);
+      // the capped statement_timeout (57014) can beat a late timer: after
+      // the deadline, that is the request timing out
+      if (
+        res.status === 500 &&
+        res.headers.get("proxy-status") === "PostgREST; error=57014" &&
+        performance.now() - started >= seconds * 1000
+      ) {
+        void res.body?.cancel().catch(() => {});
+        return limitResponse(requestTimedOut(seconds), request, config);
+      }
+      return res;
     } finally {
       clearTimeout(timer);
     }

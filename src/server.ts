@@ -111,6 +111,19 @@ export function makeHandler(state: AppState): Handler {
     inFlight++;
     const work = inner(request, info).then(
       (res) => sendable(res, request, config),
+      (e: unknown) => {
+        // the handler answers every failure itself; should it ever throw,
+        // the client still gets a PostgREST-style error, never a trace
+        log(
+          "error",
+          `internal error: ${e instanceof Error ? e.message : String(e)}`,
+        );
+        return limitResponse(
+          new PgrstError(500, "PGRSTX00", "Internal server error"),
+          request,
+          config,
+        );
+      },
     ).finally(() => inFlight--);
     const seconds = config.serverRequestTimeout;
     if (seconds <= 0) return await work;

@@ -6,14 +6,18 @@
  * cluster (with a line prefix that carries the backend pid and the
  * application name, {@linkcode STATEMENT_LOG_SETTINGS}), sends one request
  * of the scenario to pgrest, and hands the new part of the server log to
- * {@linkcode parseStatementLog}: the last transaction that pgrest's
- * connections (application_name `pgrest`) ran, from its `BEGIN` to its
- * `COMMIT`/`ROLLBACK`, each statement with the parameter values the server
- * logged for it (`DETAIL:  parameters: $1 = '…', …`).
+ * {@linkcode parseStatementLog}: the statements that pgrest's connection
+ * (application_name `pgrest`) ran for it, each with the parameter values
+ * the server logged for it (`DETAIL:  parameters: $1 = '…', …`): a
+ * `BEGIN` … `COMMIT`/`ROLLBACK` block, or, for a transaction that
+ * commits, the statements pgrest sends behind one Sync as the protocol's
+ * implicit transaction (no BEGIN, no COMMIT).
  *
  * Script: {@linkcode pgbenchScript} writes those statements into a pgbench
  * script between `\startpipeline` and `\endpipeline` (pgrest sends a
- * request's statements pipelined, in one round trip), each `$n` replaced by
+ * request's statements pipelined, in one round trip; pgbench sends one
+ * Sync at `\endpipeline`, so statements without BEGIN share one implicit
+ * transaction there too), each `$n` replaced by
  * a pgbench variable. The values are those of the captured request, passed
  * with `-D name=value`, except a value that equals a number drawn for a
  * `{int:LO:HI}` slot of the scenario's path: it becomes
@@ -105,20 +109,24 @@ export function parseLogParameters(detail: string): (string | null)[] {
 }
 
 /**
- * The statements of the last complete transaction that backends of
- * application `app` logged in `log` (server log text written with
- * {@linkcode STATEMENT_LOG_SETTINGS}), `BEGIN …` to `COMMIT`/`ROLLBACK`.
+ * The statements of one request's transaction that backends of application
+ * `app` logged in `log` (server log text written with
+ * {@linkcode STATEMENT_LOG_SETTINGS}, covering that one request): the last
+ * complete `BEGIN …` to `COMMIT`/`ROLLBACK` block if there is one, else
+ * every statement logged (pgrest runs a transaction that commits as the
+ * statements of one protocol-level implicit transaction, without BEGIN or
+ * COMMIT), which must then come from one backend.
  *
- * @throws Error when the log holds no complete transaction of `app`
+ * @throws Error when the log holds no statement of `app`, or statements
+ * of several backends and no BEGIN block
  */
 export function parseStatementLog(
   log: string,
   app: string,
 ): CapturedStatement[] {
-  const byPid = new Map<
-    string,
-    { text: string; params: (string | null)[] }[]
-  >();
+  type Logged = { text: string; params: (string | null)[] };
+  const byPid = new Map<string, Logged[]>();
+  const all: { pid: string; st: Logged }[] = [];
   let last: CapturedStatement[] | null = null;
   for (const r of records(log)) {
     if (r.app !== app) continue;
@@ -129,8 +137,10 @@ export function parseStatementLog(
       const extended = /^execute [^:]*: ([\s\S]*)$/.exec(r.message);
       const text = simple?.[1] ?? extended?.[1];
       if (text === undefined) continue;
+      const st: Logged = { text, params: [] };
+      all.push({ pid: r.pid, st });
       if (/^\s*BEGIN\b/i.test(text)) list.length = 0;
-      list.push({ text, params: [] });
+      list.push(st);
       if (/^\s*(COMMIT|ROLLBACK)\s*$/i.test(text)) {
         if (list.length > 0 && /^\s*BEGIN\b/i.test(list[0]!.text)) {
           last = list.map((s) => ({ text: s.text, params: s.params }));
@@ -138,16 +148,24 @@ export function parseStatementLog(
         list.length = 0;
       }
     } else if (r.level === "DETAIL" && r.message.startsWith("parameters: ")) {
-      const st = list.at(-1);
-      if (st !== undefined) {
-        st.params = parseLogParameters(r.message.slice("parameters: ".length));
+      const st = all.at(-1);
+      if (st !== undefined && st.pid === r.pid) {
+        st.st.params = parseLogParameters(
+          r.message.slice("parameters: ".length),
+        );
       }
     }
   }
-  if (last === null) {
-    throw new Error(`no complete transaction of ${app} in the statement log`);
+  if (last !== null) return last;
+  if (all.length === 0) {
+    throw new Error(`no statement of ${app} in the statement log`);
   }
-  return last;
+  if (new Set(all.map((x) => x.pid)).size > 1) {
+    throw new Error(
+      `statements of ${app} from several backends and no BEGIN block`,
+    );
+  }
+  return all.map(({ st }) => ({ text: st.text, params: st.params }));
 }
 
 /** A `{int:LO:HI}` slot of a path template with the value drawn for it. */
@@ -329,12 +347,15 @@ export async function runPgbench(r: PgbenchRun): Promise<PgbenchResult> {
     text,
   );
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(text);
-  if (!out.success || processed === null || tps === null) {
+  // no tps line when no transaction finished in time
+  if (
+    !out.success || processed === null || (tps === null && processed[1] !== "0")
+  ) {
     throw new Error(`pgbench failed (exit ${out.code}):\n${text.slice(-4000)}`);
   }
   const failed = Number(/number of failed transactions: (\d+)/.exec(text)?.[1]);
   const requests = Number(processed[1]);
-  const rate = Number(tps[1]);
+  const rate = tps === null ? 0 : Number(tps[1]);
   const sorted = Float64Array.from(latencies).sort();
   const pct = (p: number) =>
     sorted.length === 0

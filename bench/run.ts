@@ -1,60 +1,79 @@
 /**
- * Benchmark entry point (`deno task bench`): measures pgrest against a
- * ceiling and a floor on the same machine, in the same run.
+ * Benchmark entry point (`deno task bench`): measures pgrest against three
+ * ceilings and a floor on the same machine, in the same run.
  *
  * 1. Starts a private PostgreSQL cluster (tests/harness/with_pg.ts) and, as
  *    the superuser, creates `bench.items` with 100k rows, `bench.parents`
  *    with their `bench.children` and (through `bench.parent_tags`)
  *    `bench.tags`, all readable by the NOLOGIN role `bench_anon`, which is
  *    granted to the authenticator, the function `bench.add_them` that it may
- *    execute, and the empty `bench.writes` (identity `id`, `name`, `price`)
- *    that it may insert into (bench/scenarios.ts, `datasetSql`).
+ *    execute, the empty `bench.writes` (identity `id`, `name`, `price`)
+ *    that it may insert into and `bench.patches` (1,000 rows) whose prices
+ *    it may update (bench/scenarios.ts, `datasetSql`).
  * 2. Starts three servers, each its own process on a free loopback port:
  *    - `pgrest`: `deno run -A main.ts` (PGRST_DB_SCHEMAS=bench,
  *      PGRST_DB_ANON_ROLE=bench_anon, PGRST_DB_POOL=10, log level crit;
  *      PGRST_DB_TX_END left at its default, commit);
  *    - `ceiling`: bench/ceiling_server.ts, `Deno.serve` + postgres.js running
  *      the one prepared query per request (pool 10, same role; for the
- *      embedding reads, the exact SQL pgrest generates, rendered once at
- *      start-up by pgrest's own modules);
- *    - `bare`: bench/bare_server.ts, `Deno.serve` with a fixed body (writes:
- *      reads the request body, answers 201; `/rpc/…`: reads it, answers 200
- *      with `3`).
+ *      embedding, filtered and counted reads, the exact SQL pgrest
+ *      generates, rendered once at start-up by pgrest's own modules);
+ *    - `bare`: bench/bare_server.ts, `Deno.serve` with a fixed body (POSTs:
+ *      reads the request body, answers 201; PATCH: 204; `/rpc/…`: 200 with
+ *      `3`).
  *    Before measuring, each scenario is sent once to every server: reads
- *    (and the RPC call) must get 200 and the same body from pgrest and the
- *    ceiling, writes must get 201 and insert the same rows.
- * 3. For each scenario (bench/scenarios.ts) and connection count: a warm-up
- *    per server, then `--reps` repetitions of `--duration` seconds, the
- *    servers taking turns within each repetition (order rotated) so that
- *    drift hits them alike. Load comes from `wrk` (bench/wrk.lua) if it is
- *    on PATH, else from bench/load.mjs under Node (or Deno); a POST's body
- *    template is handed to either in a file in a temporary directory.
- *    Write scenarios (`POST /writes`, one row or 1,000 rows per request)
- *    insert into `bench.writes`, which the superuser empties with
- *    `TRUNCATE … RESTART IDENTITY` before every load run, warm-ups included:
- *    each run starts on an empty table and grows it only by its own rows
- *    (no growth across repetitions or servers). After each run of pgrest
- *    and the ceiling the table's row count is checked against the requests
- *    answered. The cluster has fsync and synchronous_commit off and no
- *    autovacuum, so commits cost no disk flush: the writes measure server
- *    and SQL overhead, not storage.
- * 4. Prints a Markdown report (median and min–max of req/s, for writes
- *    also rows/s = req/s × rows per request; p50 and p99 latency; peak RSS;
- *    pgrest ÷ ceiling and pgrest ÷ bare) and writes the same data to
- *    bench/results/latest.json (`--out` to change).
+ *    (and the RPC call) must get pgrest's status and the same body from
+ *    pgrest and the ceiling, writes their status and the same rows.
+ * 3. The `pgbench` ceiling (bench/pgbench.ts; `--no-pgbench` skips it):
+ *    with `log_statement = 'all'` switched on for a moment, one request of
+ *    each scenario is sent to pgrest and the transaction it ran (BEGIN, the
+ *    set_config statement, the main statement, COMMIT, with their
+ *    parameters) is read back from the server log into a pgbench script,
+ *    pipelined as pgrest pipelines it; pgbench runs it with `-M prepared
+ *    -n -c <conns> -j <threads> -T <duration>` as the authenticator (session
+ *    role bench_anon, so that the statements can be prepared before the
+ *    transaction's own role switch). The scripts are in the JSON report.
+ * 4. For each scenario (bench/scenarios.ts) and connection count: a warm-up
+ *    per contender, then `--reps` repetitions of `--duration` seconds, the
+ *    contenders taking turns within each repetition (order rotated) so
+ *    that drift hits them alike. Load comes from `wrk` (bench/wrk.lua) if
+ *    it is on PATH, else from bench/load.mjs under Node (or Deno); a
+ *    request body template is handed to either in a file in a temporary
+ *    directory. Insert scenarios (`POST /writes`, one row or 1,000 rows
+ *    per request) insert into `bench.writes`, which the superuser empties
+ *    with `TRUNCATE … RESTART IDENTITY` before every load run, warm-ups
+ *    included: each run starts on an empty table and grows it only by its
+ *    own rows. After each run of pgrest, the ceiling and pgbench the
+ *    table's row count is checked against the requests answered. The PATCH
+ *    scenario updates `bench.patches`, whose prices go back to 0 and which
+ *    is vacuumed before every run. The cluster has fsync and
+ *    synchronous_commit off and no autovacuum, so commits cost no disk
+ *    flush: the writes measure server and SQL overhead, not storage.
+ * 5. The schema-scale measurement (bench/schema_scale.ts; `--schema-scale`
+ *    runs only it, `--no-schema-scale` skips it): schema cache load time
+ *    and spawn-to-first-answer of pgrest on a generated schema of 1,000
+ *    tables, 3,000 foreign keys and 2,000 functions.
+ * 6. Prints a Markdown report (a summary of pgrest ÷ each ceiling, then per
+ *    scenario the median and min–max of req/s, for writes also rows/s =
+ *    req/s × rows per request; p50 and p99 latency; peak RSS) and writes
+ *    the same data to bench/results/latest.json (`--out` to change).
  *
  * Peak RSS is the server process's VmHWM from /proc; it is reset (through
  * /proc/PID/clear_refs) before each connection count, so each row shows the
  * peak under that load, and the whole-run peak is reported separately.
+ * pgbench has none (it is PostgreSQL doing the work).
  *
  * Every process and the cluster are stopped at the end, on failure, on
  * SIGINT/SIGTERM and when the time budget (`--timeout`, by default derived
  * from the options) runs out.
  *
- * Options: `--duration S` (5), `--reps N` (5), `--warmup S` (3),
+ * Options: `--duration S` (2), `--reps N` (5), `--warmup S` (1),
  * `--connections 10,50`, `--quick` (1 rep of 2 s, 1 s warm-up), `--threads N`
- * (wrk threads, 1), `--loader auto|wrk|node|deno`, `--out FILE`,
- * `--timeout S`, `--help`.
+ * (wrk and pgbench threads, 1), `--loader auto|wrk|node|deno`, `--out FILE`,
+ * `--timeout S`, `--scenarios a,b`, `--no-pgbench`, `--schema-scale`,
+ * `--no-schema-scale`, `--help`. The defaults take about 17 minutes on 2
+ * cores (9 scenarios × 2 connection counts × 4 contenders × (1 s + 5 × 2 s)
+ * plus about 1.5 minutes of set-up and the schema-scale runs).
  *
  * @module
  */
@@ -98,12 +117,12 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 
 const USAGE = `Usage: deno task bench [options]
-  --duration S        seconds per measured repetition (default 5)
-  --reps N            repetitions per server and connection count (default 5)
-  --warmup S          warm-up seconds per server and connection count (default 3)
+  --duration S        seconds per measured repetition (default 2)
+  --reps N            repetitions per contender and connection count (default 5)
+  --warmup S          warm-up seconds per contender and connection count (default 1)
   --connections LIST  comma-separated connection counts (default 10,50)
   --quick             smoke run: 1 repetition of 2 s, 1 s warm-up
-  --threads N         wrk threads (default 1)
+  --threads N         wrk and pgbench threads (default 1)
   --loader KIND       auto | wrk | node | deno (default auto: wrk if installed)
   --out FILE          JSON results (default bench/results/latest.json)
   --timeout S         abort after S seconds (default: derived from the above)
@@ -180,9 +199,9 @@ function parseOptions(args: string[]): Options | null {
     int("connections", c.trim(), 0)
   );
   return {
-    duration: int("duration", values.duration, quick ? 2 : 5),
+    duration: int("duration", values.duration, 2),
     reps: int("reps", values.reps, quick ? 1 : 5),
-    warmup: int("warmup", values.warmup, quick ? 1 : 3, 0),
+    warmup: int("warmup", values.warmup, 1, 0),
     connections,
     quick,
     threads: int("threads", values.threads, 1),
@@ -948,7 +967,11 @@ async function main(options: Options): Promise<void> {
   const cluster = await starting;
   let report: Report;
   if (options.schemaScale === "only") {
-    const scale = await measureSchemaScale(cluster, { log, cleanups });
+    const scale = await measureSchemaScale(cluster, {
+      log,
+      cleanups,
+      runs: options.quick ? 2 : 5,
+    });
     const cpus = os.cpus();
     report = {
       generated_at: new Date().toISOString(),
@@ -1395,7 +1418,11 @@ async function loadRuns(
   // The load servers are done: stop them before the schema-scale runs.
   for (const s of servers) await s.stop();
   const scale = options.schemaScale === "yes"
-    ? await measureSchemaScale(cluster, { log, cleanups })
+    ? await measureSchemaScale(cluster, {
+      log,
+      cleanups,
+      runs: options.quick ? 2 : 5,
+    })
     : null;
 
   const cpus = os.cpus();

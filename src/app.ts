@@ -194,6 +194,21 @@ function preRequestRendered(fn: string): Statement {
   return preRequestMemo.stmt;
 }
 
+/**
+ * Whether the main statement's result decides the transaction's end: a
+ * singular response that is not one row, or more rows than a strict
+ * max-affected allows, rolls back. Otherwise the end is fixed and the
+ * transaction needs no second round trip.
+ */
+function resultMayRollBack(
+  req: ApiRequest,
+  media: { readonly kind: string },
+  shape: string | undefined,
+): boolean {
+  if (media.kind === "singular" && shape === "set") return true;
+  return req.prefs.handling === "strict" && req.prefs.maxAffected !== null;
+}
+
 async function execute(
   state: AppState,
   req: ApiRequest,
@@ -239,18 +254,21 @@ async function execute(
     readOnly: req.method === "GET" || req.method === "HEAD" ||
       (plan.call !== null && plan.call.routine.volatility !== "v"),
     statements,
-    end: plan.call === null ? end : (rows) => {
-      try {
-        callChecks(req, plan, resultRow(rows[mainIndex]?.[0]));
-      } catch (e) {
-        if (e instanceof PgrstError) {
-          check.failure = e;
-          return "rollback";
+    end: plan.call === null ||
+        !resultMayRollBack(req, plan.media, plan.call.shape)
+      ? end
+      : (rows) => {
+        try {
+          callChecks(req, plan, resultRow(rows[mainIndex]?.[0]));
+        } catch (e) {
+          if (e instanceof PgrstError) {
+            check.failure = e;
+            return "rollback";
+          }
+          throw e;
         }
-        throw e;
-      }
-      return end;
-    },
+        return end;
+      },
     authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
   });
   if (check.failure !== null) throw check.failure;
@@ -315,7 +333,7 @@ async function executeMutation(
   const results = await state.db.transaction({
     readOnly: false,
     statements,
-    end: (rows) => {
+    end: !resultMayRollBack(req, plan.media, "set") ? end : (rows) => {
       try {
         mutateResponse(req, plan, resultRow(rows[mainIndex]?.[0]), {
           txOverride: override,

@@ -24,6 +24,7 @@ import {
   fetchDbSettings,
   keepServing,
   makeHandler,
+  serveGuardedIfEnabled,
   startApp,
 } from "./src/server.ts";
 
@@ -166,16 +167,21 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const handler = makeHandler(app.state);
   const unixSocket = config.serverUnixSocket;
-  const server = keepServing(() => serve(config, app.hostname, handler), {
-    logLevel: config.logLevel,
-    // the failed listener's socket file would block the new one
-    onRestart: () => {
-      if (unixSocket === null) return;
-      try {
-        Deno.removeSync(unixSocket);
-      } catch { /* already gone */ }
+  const server = keepServing(
+    () =>
+      serveGuardedIfEnabled(config, app.hostname, handler) ??
+        serve(config, app.hostname, handler),
+    {
+      logLevel: config.logLevel,
+      // the failed listener's socket file would block the new one
+      onRestart: () => {
+        if (unixSocket === null) return;
+        try {
+          Deno.removeSync(unixSocket);
+        } catch { /* already gone */ }
+      },
     },
-  });
+  );
   let admin: Deno.HttpServer | null = null;
   if (config.adminServerPort !== null) {
     admin = Deno.serve({

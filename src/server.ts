@@ -13,6 +13,7 @@
 import { type AppState, makeHandler as makeAppHandler } from "./app.ts";
 import { createAuthenticator } from "./auth/jwt.ts";
 import type { Config } from "./config/types.ts";
+import { serveGuarded } from "./conn_guard.ts";
 import { createDb, type Db } from "./db/pool.ts";
 import { PgrstError } from "./error.ts";
 import {
@@ -416,6 +417,51 @@ export async function startApp(
   };
 }
 
+/** What serves HTTP: `Deno.HttpServer` or the connection guard. */
+export interface Served {
+  /** Settles when serving stops; rejects when accepting failed. */
+  readonly finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Serves `handler` behind the connection guard when
+ * `server-header-read-timeout` is set (plain TCP only); null otherwise, and
+ * for a unix socket or TLS, where the guard does not apply (a warning is
+ * logged).
+ */
+export function serveGuardedIfEnabled(
+  config: Config,
+  hostname: string,
+  handler: Handler,
+): Served | null {
+  if (config.serverHeaderReadTimeout <= 0) return null;
+  if (config.serverUnixSocket !== null || config.serverTlsCert !== null) {
+    log(
+      "warn",
+      "server-header-read-timeout applies to plain TCP only: no connection guard on a unix socket or with TLS",
+      config.logLevel,
+      true,
+    );
+    return null;
+  }
+  return serveGuarded({
+    hostname,
+    port: config.serverPort,
+    reusePort: config.serverReuseport,
+    headerReadTimeout: config.serverHeaderReadTimeout,
+    maxConnections: config.serverMaxConnections,
+    maxHeaderBytes: config.serverMaxHeaderBytes,
+    logLevel: config.logLevel,
+    onListen: (addr) =>
+      log(
+        "info",
+        `pgrest listening on ${addr.hostname}:${addr.port} (connection guard)`,
+        config.logLevel,
+      ),
+  }, handler);
+}
+
 /** A listener that `keepServing` restarts after it fails. */
 export interface KeptServer {
   /** Stops accepting (no restart after this) and lets requests finish. */
@@ -431,13 +477,13 @@ export interface KeptServer {
  * called before each new start (e.g. to remove a stale unix socket file).
  */
 export function keepServing(
-  start: () => Deno.HttpServer,
+  start: () => Served,
   opts: { logLevel: Config["logLevel"]; onRestart?: () => void },
 ): KeptServer {
-  let current: Deno.HttpServer | null = start();
+  let current: Served | null = start();
   let stopped = false;
   let retry: ReturnType<typeof setTimeout> | undefined;
-  const watch = (server: Deno.HttpServer): void => {
+  const watch = (server: Served): void => {
     server.finished.then(
       () => {},
       (e: unknown) => {

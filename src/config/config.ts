@@ -458,6 +458,18 @@ const SPECS: readonly KeySpec[] = [
     list,
   ),
   spec(
+    "server-header-read-timeout",
+    "serverHeaderReadTimeout",
+    "seconds for a connection's first header section and of idleness (pgrest; 0: no connection guard)",
+    nonNegativeInt,
+  ),
+  spec(
+    "server-max-connections",
+    "serverMaxConnections",
+    "connections open at once, with the connection guard (pgrest; 0: no limit)",
+    nonNegativeInt,
+  ),
+  spec(
     "server-max-body-bytes",
     "serverMaxBodyBytes",
     "largest request body in bytes (pgrest)",

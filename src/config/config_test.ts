@@ -444,6 +444,8 @@ Deno.test("parseConfig() sets every Config key from its PGRST_ variable", () => 
     PGRST_SERVER_MAX_SELECT_ITEMS: "50",
     PGRST_SERVER_REQUEST_TIMEOUT: "0",
     PGRST_SERVER_MAX_CONCURRENT_REQUESTS: "0",
+    PGRST_SERVER_HEADER_READ_TIMEOUT: "7",
+    PGRST_SERVER_MAX_CONNECTIONS: "99",
     PGRST_SERVER_HOST: "*6",
     PGRST_SERVER_PORT: "0",
     PGRST_SERVER_REUSEPORT: "true",
@@ -499,6 +501,8 @@ Deno.test("parseConfig() sets every Config key from its PGRST_ variable", () => 
     serverMaxSelectItems: 50,
     serverRequestTimeout: 0,
     serverMaxConcurrentRequests: 0,
+    serverHeaderReadTimeout: 7,
+    serverMaxConnections: 99,
     serverHost: "*6",
     serverPort: 0,
     serverReuseport: true,
@@ -818,6 +822,8 @@ Deno.test("usage() lists every flag, the precedence and every key", () => {
       "server-max-select-items",
       "server-request-timeout",
       "server-max-concurrent-requests",
+      "server-header-read-timeout",
+      "server-max-connections",
     ]
   ) {
     assert.ok(text.includes(key), `usage() mentions ${key}`);

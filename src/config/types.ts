@@ -79,6 +79,13 @@ export interface Config {
   readonly serverRequestTimeout: number;
   /** Requests handled at once (503 PGRST155 beyond); 0 means no limit. */
   readonly serverMaxConcurrentRequests: number;
+  /**
+   * Seconds for the first request's header section and for an idle
+   * connection, enforced by the connection guard (0: no guard).
+   */
+  readonly serverHeaderReadTimeout: number;
+  /** Connections open at once, with the connection guard (0: no limit). */
+  readonly serverMaxConnections: number;
   readonly adminServerPort: number | null;
   readonly adminServerHost: string | null;
   readonly logLevel: LogLevel;
@@ -142,6 +149,8 @@ export const DEFAULT_CONFIG: Config = {
   serverMaxSelectItems: 1024,
   serverRequestTimeout: 60,
   serverMaxConcurrentRequests: 1000,
+  serverHeaderReadTimeout: 0,
+  serverMaxConnections: 0,
   adminServerPort: null,
   adminServerHost: null,
   logLevel: "error",

@@ -366,3 +366,155 @@ test("a flood of idle connections that exhausts the file descriptors does not st
   const log = output.join("");
   assert.match(log, /HTTP listener failed/, log);
 });
+
+// ---------------------------------------------------------------- the guard
+
+const GUARD_ENV: Record<string, string> = {
+  PGRST_DB_SCHEMAS: "leaks",
+  PGRST_DB_ANON_ROLE: "web_anon",
+  PGRST_DB_POOL: "4",
+  PGRST_SERVER_HEADER_READ_TIMEOUT: "1",
+  PGRST_SERVER_MAX_CONNECTIONS: "30",
+  PGRST_SERVER_MAX_HEADER_BYTES: "2000",
+};
+
+let guardStarted: Promise<TestServer> | null = null;
+function guarded(): Promise<TestServer> {
+  guardStarted ??= startServer({ env: GUARD_ENV });
+  return guardStarted;
+}
+
+Deno.test.afterAll(async () => {
+  if (guardStarted !== null) await (await guardStarted).stop();
+});
+
+/** Milliseconds until the server closes `conn` (reads until EOF or reset). */
+async function closedAfter(conn: Deno.Conn, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  const buf = new Uint8Array(4096);
+  const giveUp = setTimeout(() => conn.close(), limitMs);
+  try {
+    while ((await conn.read(buf)) !== null) { /* a response, then EOF */ }
+  } catch {
+    /* reset, or closed by giveUp */
+  } finally {
+    clearTimeout(giveUp);
+  }
+  return performance.now() - t0;
+}
+
+test("with the connection guard, a slowloris connection is closed after server-header-read-timeout", async () => {
+  const s = await guarded();
+  const encoder = new TextEncoder();
+  const conn = await connect(s);
+  await conn.write(encoder.encode("GET /public_notes HTTP/1.1\r\nHost: x\r\n"));
+  let writing = true;
+  const trickle = (async () => {
+    for (let i = 0; writing && i < 30; i++) {
+      await sleep(200);
+      await conn.write(encoder.encode(`X-${i}: a\r\n`)).catch(() => {
+        writing = false;
+      });
+    }
+  })();
+  const took = await closedAfter(conn, 5_000);
+  writing = false;
+  await trickle;
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  assert.ok(took > 700 && took < 2_500, `closed after ${took} ms`);
+});
+
+test("with the connection guard, a connection that sends nothing is closed after the timeout", async () => {
+  const s = await guarded();
+  const conn = await connect(s);
+  const took = await closedAfter(conn, 5_000);
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  assert.ok(took > 700 && took < 2_500, `closed after ${took} ms`);
+});
+
+test("with the connection guard, requests are served, kept-alive connections reused and slow answers not cut", async () => {
+  const s = await guarded();
+  const conn = await connect(s);
+  try {
+    const get = "GET /public_notes HTTP/1.1\r\nHost: x\r\n\r\n";
+    const a = await rawRequest(conn, get);
+    assert.equal(a.status, 200, a.body);
+    const b = await rawRequest(conn, get);
+    assert.equal(b.status, 200, b.body);
+    // a request slower than the timeout keeps its connection
+    const body = JSON.stringify({ s: 1.6 });
+    const slow = await rawRequest(
+      conn,
+      "POST /rpc/sleep HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+        `Content-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    assert.equal(slow.status, 200, slow.body);
+    // then, idle, it is closed
+    const took = await closedAfter(conn, 5_000);
+    assert.ok(took > 700 && took < 2_500, `idle closed after ${took} ms`);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+  const viaFetch = await request(`${s.url}/public_notes`, {
+    headers: { "X-Padding": "p".repeat(3000) },
+  });
+  assert.equal(viaFetch.status, 431);
+  assert.equal(errorCode(viaFetch), "PGRST153");
+});
+
+test("with the connection guard, connections beyond server-max-connections get 503 PGRST155", async () => {
+  const s = await guarded();
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 30; i++) conns.push(await connect(s));
+    await sleep(100);
+    const extra = await connect(s);
+    conns.push(extra);
+    const res = await rawRequest(
+      extra,
+      "GET /public_notes HTTP/1.1\r\nHost: x\r\n\r\n",
+      2_000,
+    );
+    assert.equal(res.status, 503);
+    assert.equal(JSON.parse(res.body).code, "PGRST155");
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+  }
+  // the slots come back
+  await sleep(200);
+  const ok = await request(`${s.url}/public_notes`);
+  assert.equal(ok.status, 200);
+});
+
+test("with the connection guard, SIGTERM stops the server cleanly with idle connections open", async () => {
+  const s = await startServer({
+    env: { ...GUARD_ENV, PGRST_SERVER_HEADER_READ_TIMEOUT: "30" },
+  });
+  const idle = await connect(s);
+  const used = await connect(s);
+  try {
+    const res = await rawRequest(
+      used,
+      "GET /public_notes HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert.equal(res.status, 200);
+    const t0 = performance.now();
+    const status = await s.stop("SIGTERM", 10_000);
+    const took = performance.now() - t0;
+    assert.equal(status.code, 0, s.output());
+    assert.ok(took < 5_000, `stopped after ${took} ms`);
+  } finally {
+    idle.close();
+    used.close();
+  }
+});

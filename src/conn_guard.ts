@@ -1,0 +1,263 @@
+/**
+ * Owns the connection guard (`server-header-read-timeout`, pgrest's
+ * extension): protection from slow clients that Deno's HTTP server lacks
+ * (Deno 2.9 has no header-read or idle timeout and no connection cap). The
+ * guard accepts TCP connections itself and, per connection:
+ *
+ * - closes it when the first request's header section has not arrived
+ *   within the timeout (slowloris), or grows past `server-max-header-bytes`
+ *   plus 8 KiB (431);
+ * - refuses connections beyond `server-max-connections` (503);
+ * - closes it once it has been silent for the timeout after the server's
+ *   last bytes (an idle keep-alive connection; never while a request waits
+ *   for its answer);
+ * - otherwise relays the bytes both ways to `Deno.serve` on a private unix
+ *   socket.
+ *
+ * Later requests on a kept-alive connection are not timed (that would need
+ * the request framing). The relay costs a socket hop per request; the
+ * handler sees the unix socket as the remote address.
+ *
+ * @module
+ */
+
+import type { LogLevel } from "./config/types.ts";
+import { log } from "./log.ts";
+
+/** Options of {@linkcode serveGuarded}. */
+export interface GuardOptions {
+  readonly hostname: string;
+  readonly port: number;
+  readonly reusePort: boolean;
+  /** Seconds for the first request's header section, and of idleness. */
+  readonly headerReadTimeout: number;
+  /** Connections open at once (0: no limit). */
+  readonly maxConnections: number;
+  /** `server-max-header-bytes`: the header section's limit. */
+  readonly maxHeaderBytes: number;
+  readonly logLevel: LogLevel;
+  readonly onListen?: (addr: Deno.NetAddr) => void;
+}
+
+/** A running guard: the same life cycle as `Deno.HttpServer`. */
+export interface GuardedServer {
+  readonly addr: Deno.NetAddr;
+  /** Settles when the guard stops; rejects when accepting failed. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, closes idle connections, lets requests finish. */
+  shutdown(): Promise<void>;
+}
+
+const CRLFCRLF = [13, 10, 13, 10];
+
+/** Where `\r\n\r\n` ends in `data`, searching from `from`, or -1. */
+export function headerEnd(data: Uint8Array, from: number): number {
+  for (let i = Math.max(0, from); i + 3 < data.length; i++) {
+    if (
+      data[i] === CRLFCRLF[0] && data[i + 1] === CRLFCRLF[1] &&
+      data[i + 2] === CRLFCRLF[2] && data[i + 3] === CRLFCRLF[3]
+    ) {
+      return i + 4;
+    }
+  }
+  return -1;
+}
+
+function rawError(status: number, reason: string, code: string): Uint8Array {
+  const body = JSON.stringify({
+    code,
+    details: null,
+    hint: null,
+    message: reason,
+  });
+  return new TextEncoder().encode(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** One relayed connection. */
+interface Relay {
+  /** When a byte last went to the client (ms). */
+  lastOut: number;
+  /** Whether the client sent bytes after the server's last ones. */
+  waiting: boolean;
+  close(): void;
+}
+
+function closeQuietly(c: Deno.Conn | null): void {
+  try {
+    c?.close();
+  } catch { /* already closed */ }
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < data.length) at += await conn.write(data.subarray(at));
+}
+
+/**
+ * Serves `handler` behind the connection guard on `hostname:port`.
+ * @throws when the port or the private socket cannot be bound
+ */
+export function serveGuarded(
+  opts: GuardOptions,
+  handler: (request: Request) => Promise<Response>,
+): GuardedServer {
+  const dir = Deno.makeTempDirSync({ prefix: "pgrest-guard-" });
+  const path = `${dir}/http.sock`;
+  const inner = Deno.serve({ path, onListen: () => {} }, handler);
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({
+      hostname: opts.hostname,
+      port: opts.port,
+      reusePort: opts.reusePort,
+    });
+  } catch (e) {
+    void inner.shutdown().finally(() =>
+      Deno.remove(dir, { recursive: true }).catch(() => {})
+    );
+    throw e;
+  }
+  const addr = listener.addr;
+  opts.onListen?.(addr);
+  const timeoutMs = opts.headerReadTimeout * 1000;
+  const relays = new Set<Relay>();
+  let connections = 0;
+  let stopping = false;
+
+  // one sweep for every connection: idle after the server's last bytes
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const r of relays) {
+      if (!r.waiting && now - r.lastOut > timeoutMs) r.close();
+    }
+  }, Math.min(1000, timeoutMs));
+
+  async function handle(conn: Deno.TcpConn): Promise<void> {
+    // the first request's header section, within the deadline
+    let data = new Uint8Array(0);
+    const limit = opts.maxHeaderBytes + 8192;
+    const deadline = setTimeout(() => closeQuietly(conn), timeoutMs);
+    try {
+      const chunk = new Uint8Array(16 * 1024);
+      for (;;) {
+        const n = await conn.read(chunk);
+        if (n === null) return closeQuietly(conn);
+        const next = new Uint8Array(data.length + n);
+        next.set(data);
+        next.set(chunk.subarray(0, n), data.length);
+        const searchFrom = data.length - 3;
+        data = next;
+        if (headerEnd(data, searchFrom) >= 0) break;
+        if (data.length > limit) {
+          await writeAll(
+            conn,
+            rawError(431, "Request Header Fields Too Large", "PGRST153"),
+          ).catch(() => {});
+          return closeQuietly(conn);
+        }
+      }
+    } catch {
+      // closed by the deadline, or reset by the client
+      return closeQuietly(conn);
+    } finally {
+      clearTimeout(deadline);
+    }
+    let upstream: Deno.UnixConn | null = null;
+    try {
+      upstream = await Deno.connect({ transport: "unix", path });
+      await writeAll(upstream, data);
+    } catch {
+      closeQuietly(upstream);
+      return closeQuietly(conn);
+    }
+    const up = upstream;
+    const relay: Relay = {
+      lastOut: Date.now(),
+      waiting: true,
+      close() {
+        closeQuietly(conn);
+        closeQuietly(up);
+      },
+    };
+    relays.add(relay);
+    // plain read/write loops: cheaper than streams with a transform
+    const pump = async (
+      from: Deno.Conn,
+      to: Deno.Conn,
+      toClient: boolean,
+    ): Promise<void> => {
+      const buf = new Uint8Array(64 * 1024);
+      for (;;) {
+        const n = await from.read(buf);
+        if (n === null) break;
+        if (toClient) {
+          relay.waiting = false;
+          relay.lastOut = Date.now();
+        } else relay.waiting = true;
+        await writeAll(to, buf.subarray(0, n));
+      }
+    };
+    try {
+      await Promise.race([pump(conn, up, false), pump(up, conn, true)]);
+    } catch {
+      // either side went away
+    } finally {
+      relays.delete(relay);
+      relay.close();
+    }
+  }
+
+  const finished = (async () => {
+    try {
+      for await (const conn of listener) {
+        if (opts.maxConnections > 0 && connections >= opts.maxConnections) {
+          void writeAll(
+            conn,
+            rawError(503, "Service Unavailable", "PGRST155"),
+          ).catch(() => {}).finally(() => closeQuietly(conn));
+          continue;
+        }
+        connections++;
+        void handle(conn).finally(() => connections--);
+      }
+    } catch (e) {
+      if (!stopping) {
+        log(
+          "error",
+          `connection guard: accepting failed: ${
+            e instanceof Error ? e.message : String(e)
+          }`,
+          opts.logLevel,
+        );
+        await stop();
+        throw e;
+      }
+    }
+  })();
+
+  async function stop(): Promise<void> {
+    stopping = true;
+    clearInterval(sweep);
+    try {
+      listener.close();
+    } catch { /* closed */ }
+    // idle connections go now; requests in progress finish
+    for (const r of relays) if (!r.waiting) r.close();
+    await inner.shutdown();
+    for (const r of relays) r.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+
+  return {
+    addr,
+    finished,
+    async shutdown() {
+      if (stopping) return;
+      await stop();
+      await finished.catch(() => {});
+    },
+  };
+}

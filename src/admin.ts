@@ -53,6 +53,8 @@ export function configText(config: Config): string {
   put("server-max-select-items", config.serverMaxSelectItems);
   put("server-request-timeout", config.serverRequestTimeout);
   put("server-max-concurrent-requests", config.serverMaxConcurrentRequests);
+  put("server-header-read-timeout", config.serverHeaderReadTimeout);
+  put("server-max-connections", config.serverMaxConnections);
   put("client-error-verbosity", config.clientErrorVerbosity);
   put("log-level", config.logLevel);
   for (const [k, v] of Object.entries(config.appSettings)) {

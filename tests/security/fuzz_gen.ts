@@ -791,6 +791,14 @@ function headers(
       : g.v("application/json");
     h.push(["Content-Type", hv(ct)]);
   }
+  if (g.rng.chance(0.05)) {
+    h.push(["Cookie", hv(`session=${g.evil("s")}; ${g.evil("k")}=v`)]);
+  }
+  if (g.rng.chance(0.03)) {
+    // a header name keeps only token characters
+    const name = g.evil("X-").replace(/[^!#$%&'*+.^_`|~0-9A-Za-z-]/g, "");
+    h.push([name === "" ? "X-E" : name, hv(g.evil("v"))]);
+  }
   const auth = g.rng.int(20);
   if (auth === 0) h.push(["Authorization", `Bearer ${tokens.user}`]);
   else if (auth === 1) {

@@ -66,6 +66,7 @@ const CONFIG: Config = {
   dbMaxRows: 50,
   dbPool: 8,
   dbChannelEnabled: false,
+  dbPreRequest: "fuzz.pre_request",
 };
 
 /**
@@ -98,7 +99,21 @@ export function violation(
 ): string | null {
   if (status >= 500) return `status ${status}`;
   if (body.includes(SECRET_MARKER)) return "the secret marker leaked";
-  if (status < 400) return null;
+  if (status < 400) {
+    if (
+      req.method !== "HEAD" && body !== "" &&
+      /^application\/(vnd\.pgrst\.(object|array)\+)?json/.test(
+        contentType ?? "",
+      )
+    ) {
+      try {
+        JSON.parse(body);
+      } catch {
+        return `a ${status} JSON body that does not parse`;
+      }
+    }
+    return null;
+  }
   if (req.method === "HEAD") {
     return body === "" ? null : "a HEAD error with a body";
   }

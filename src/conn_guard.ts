@@ -14,9 +14,11 @@
  * - otherwise relays the bytes both ways to `Deno.serve` on a private unix
  *   socket.
  *
- * Later requests on a kept-alive connection are not timed (that would need
- * the request framing). The relay costs a socket hop per request; the
- * handler sees the unix socket as the remote address.
+ * Later requests on a kept-alive connection get the same header deadline:
+ * the relay follows the request framing (Content-Length and chunked
+ * bodies) to know when a header section is arriving. The relay costs a
+ * socket hop per request; the handler sees the unix socket as the remote
+ * address.
  *
  * @module
  */
@@ -48,17 +50,14 @@ export interface GuardedServer {
   shutdown(): Promise<void>;
 }
 
-const CRLFCRLF = [13, 10, 13, 10];
-
 /** Where `\r\n\r\n` ends in `data`, searching from `from`, or -1. */
 export function headerEnd(data: Uint8Array, from: number): number {
-  for (let i = Math.max(0, from); i + 3 < data.length; i++) {
-    if (
-      data[i] === CRLFCRLF[0] && data[i + 1] === CRLFCRLF[1] &&
-      data[i + 2] === CRLFCRLF[2] && data[i + 3] === CRLFCRLF[3]
-    ) {
+  let i = data.indexOf(13, Math.max(0, from));
+  while (i >= 0 && i + 3 < data.length) {
+    if (data[i + 1] === 10 && data[i + 2] === 13 && data[i + 3] === 10) {
       return i + 4;
     }
+    i = data.indexOf(13, i + 1);
   }
   return -1;
 }
@@ -76,8 +75,117 @@ function rawError(status: number, reason: string, code: string): Uint8Array {
   );
 }
 
+const LATIN1 = new TextDecoder("latin1");
+
+function latin1(bytes: readonly number[]): string {
+  return LATIN1.decode(Uint8Array.from(bytes));
+}
+
+/**
+ * Follows the framing of the requests a client sends on one connection
+ * (HTTP/1.1: a header section, then a body of Content-Length bytes or
+ * chunked), to know when a header section is being received. Bytes are
+ * only looked at, never changed.
+ */
+export class RequestFraming {
+  #state: "head" | "body" | "size" | "data" | "crlf" | "trailer" = "head";
+  /** Bytes of the header section so far. */
+  #head: Uint8Array = new Uint8Array(0);
+  /** Bytes of a chunk-size or trailer line so far. */
+  #line: number[] = [];
+  #remaining = 0;
+  /** When the current header section began (ms), or null between them. */
+  headStartedAt: number | null = null;
+
+  /** Whether a header section has begun and not yet ended. */
+  get inHead(): boolean {
+    return this.#state === "head" && this.headStartedAt !== null;
+  }
+
+  /** Feeds the next bytes from the client. */
+  feed(bytes: Uint8Array, now: number): void {
+    let i = 0;
+    while (i < bytes.length) {
+      switch (this.#state) {
+        case "head": {
+          if (this.headStartedAt === null) this.headStartedAt = now;
+          const before = this.#head.length;
+          const rest = bytes.subarray(i);
+          const joined = new Uint8Array(before + rest.length);
+          joined.set(this.#head);
+          joined.set(rest, before);
+          const end = headerEnd(joined, before - 3);
+          if (end < 0) {
+            // far past any header limit Deno accepts: keep the tail only
+            this.#head = joined.length > 1 << 20 ? joined.slice(-3) : joined;
+            i = bytes.length;
+          } else {
+            i += end - before;
+            this.#endOfHead(joined.subarray(0, end));
+          }
+          break;
+        }
+        case "body":
+        case "data": {
+          const take = Math.min(this.#remaining, bytes.length - i);
+          i += take;
+          this.#remaining -= take;
+          if (this.#remaining === 0) {
+            this.#state = this.#state === "body" ? "head" : "crlf";
+            this.#remaining = 2;
+          }
+          break;
+        }
+        case "crlf":
+          i++;
+          if (--this.#remaining === 0) this.#state = "size";
+          break;
+        case "size":
+        case "trailer": {
+          const b = bytes[i++] ?? 0;
+          if (b !== 10) {
+            if (this.#line.length < 4096) this.#line.push(b);
+            break;
+          }
+          const line = latin1(this.#line).replace(/\r$/, "");
+          this.#line = [];
+          if (this.#state === "trailer") {
+            if (line === "") this.#state = "head";
+          } else {
+            const size = parseInt(line.split(";")[0] ?? "", 16);
+            if (!Number.isFinite(size) || size <= 0) this.#state = "trailer";
+            else {
+              this.#state = "data";
+              this.#remaining = size;
+            }
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  #endOfHead(section: Uint8Array): void {
+    const head = LATIN1.decode(section).toLowerCase();
+    this.#head = new Uint8Array(0);
+    this.headStartedAt = null;
+    if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) {
+      this.#state = "size";
+      return;
+    }
+    const m = /\r\ncontent-length:\s*(\d+)/.exec(head);
+    const length = m === null ? 0 : Number(m[1]);
+    if (length > 0) {
+      this.#state = "body";
+      this.#remaining = length;
+    }
+  }
+}
+
 /** One relayed connection. */
 interface Relay {
+  /** The client's requests: whether a header section is arriving. */
+  readonly framing: RequestFraming;
   /** When a byte last went to the client (ms). */
   lastOut: number;
   /** Whether the client sent bytes after the server's last ones. */
@@ -131,7 +239,11 @@ export function serveGuarded(
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const r of relays) {
-      if (!r.waiting && now - r.lastOut > timeoutMs) r.close();
+      const head = r.framing.headStartedAt;
+      if (head !== null && r.framing.inHead && now - head > timeoutMs) {
+        // a later request's header section, too slow
+        r.close();
+      } else if (!r.waiting && now - r.lastOut > timeoutMs) r.close();
     }
   }, Math.min(1000, timeoutMs));
 
@@ -174,7 +286,10 @@ export function serveGuarded(
       return closeQuietly(conn);
     }
     const up = upstream;
+    const framing = new RequestFraming();
+    framing.feed(data, Date.now());
     const relay: Relay = {
+      framing,
       lastOut: Date.now(),
       waiting: true,
       close() {
@@ -196,7 +311,10 @@ export function serveGuarded(
         if (toClient) {
           relay.waiting = false;
           relay.lastOut = Date.now();
-        } else relay.waiting = true;
+        } else {
+          relay.waiting = true;
+          framing.feed(buf.subarray(0, n), Date.now());
+        }
         await writeAll(to, buf.subarray(0, n));
       }
     };

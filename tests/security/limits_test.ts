@@ -426,6 +426,42 @@ test("with the connection guard, a slowloris connection is closed after server-h
   assert.ok(took > 700 && took < 2_500, `closed after ${took} ms`);
 });
 
+test("with the connection guard, a slow header section on a kept-alive connection is closed too", async () => {
+  const s = await guarded();
+  const encoder = new TextEncoder();
+  const conn = await connect(s);
+  // a POST with a body, then a GET, then a third request that trickles
+  const first = await rawRequest(
+    conn,
+    "POST /rpc/pub_echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+      `Content-Length: ${JSON.stringify({ x: "hi" }).length}\r\n\r\n` +
+      JSON.stringify({ x: "hi" }),
+  );
+  assert.equal(first.status, 200, first.body);
+  const second = await rawRequest(
+    conn,
+    "GET /public_notes HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  assert.equal(second.status, 200);
+  await conn.write(encoder.encode("GET /public_notes HTTP/1.1\r\n"));
+  let writing = true;
+  const trickle = (async () => {
+    for (let i = 0; writing && i < 30; i++) {
+      await sleep(200);
+      await conn.write(encoder.encode(`X-${i}: a\r\n`)).catch(() => {
+        writing = false;
+      });
+    }
+  })();
+  const took = await closedAfter(conn, 6_000);
+  writing = false;
+  await trickle;
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  assert.ok(took > 700 && took < 3_000, `closed after ${took} ms`);
+});
+
 test("with the connection guard, a connection that sends nothing is closed after the timeout", async () => {
   const s = await guarded();
   const conn = await connect(s);

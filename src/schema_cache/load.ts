@@ -122,12 +122,14 @@ export async function loadSchemaCache(
     schemas.map((s) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)
       .join(",")
   }}`;
-  const [tableRows, fkRows, routineRows, viewRows] = await Promise.all([
-    query(TABLES_SQL, [list]),
-    query(FOREIGN_KEYS_SQL, [list]),
-    query(ROUTINES_SQL, [list]),
-    query(VIEWS_SQL, []),
-  ]);
+  const [tableRows, fkRows, routineRows, viewRows, privilegeRows] =
+    await Promise.all([
+      query(TABLES_SQL, [list]),
+      query(FOREIGN_KEYS_SQL, [list]),
+      query(ROUTINES_SQL, [list]),
+      query(VIEWS_SQL, []),
+      query(PRIVILEGES_SQL, [list]),
+    ]);
   const views: ViewInfo[] = viewRows.map((r) => ({
     oid: Number(r["oid"]),
     sources: viewColumnSources(str(r["action"])),
@@ -246,7 +248,7 @@ export async function loadSchemaCache(
     });
   }
   const privileges = new Map<string, RolePrivileges>();
-  for (const r of await query(PRIVILEGES_SQL, [list])) {
+  for (const r of privilegeRows) {
     privileges.set(str(r["role"]), {
       tables: new Set(
         arr(r["tables"]).flatMap((t) => {

@@ -133,11 +133,15 @@ export function fieldSql(r: Rel, f: Field): Sql {
   return out;
 }
 
-/** The output name of a field without alias, as PostgREST names it. */
+/**
+ * The output name of a field without alias, as PostgREST names it: the last
+ * JSON key, else the column. An empty key (`->""`) names nothing, as `AS ""`
+ * is not SQL.
+ */
 export function fieldName(f: Field): string {
   for (let i = f.jsonPath.length - 1; i >= 0; i--) {
     const k = f.jsonPath[i]?.key;
-    if (typeof k === "string") return k;
+    if (typeof k === "string" && k !== "") return k;
   }
   return f.name;
 }

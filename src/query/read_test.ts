@@ -206,6 +206,16 @@ Deno.test("fieldSql() qualifies the column with its relation", () => {
   });
 });
 
+Deno.test('fieldName() skips an empty JSON key: select=data->a->>"" is named a', () => {
+  // found by tests/security/fuzz_test.ts: the output was AS "" (42601)
+  const a = { arrow: "->", key: "a" } as const;
+  const empty = { arrow: "->>", key: "" } as const;
+  assert.equal(fieldName(f("data", a, empty)), "a");
+  assert.equal(fieldName(f("data", empty)), "data");
+  const { list } = selectSql(REL, [col(f("data", empty))]);
+  assert.equal(render(list).text, `${T}."data"->>$1::text AS "data"`);
+});
+
 Deno.test('fieldSql() quotes a field named "*" as a column, never a row star', () => {
   // found by tests/security/fuzz_test.ts: select="*"->k rendered rel.*->$1
   assert.deepEqual(render(fieldSql(REL, f("*", { arrow: "->", key: "k" }))), {

@@ -277,9 +277,22 @@ const TABLES: readonly TableModel[] = [
   {
     schema: "fuzz",
     name: "parents",
-    columns: ["id", "name", "info", "tags", "score", "born", "flag", "doc"],
+    columns: [
+      "id",
+      "name",
+      "info",
+      "tags",
+      "score",
+      "born",
+      "flag",
+      "doc",
+      "period",
+      "mood",
+      "shout",
+    ],
     embeds: [
       "children",
+      "kids",
       "labels",
       "links",
       "notes",
@@ -293,7 +306,7 @@ const TABLES: readonly TableModel[] = [
   {
     schema: "fuzz",
     name: "children",
-    columns: ["id", "parent_id", "label", "n"],
+    columns: ["id", "parent_id", "label", "n", "made", "serial_no"],
     embeds: ["parents"],
     hints: ["children_parent_id_fkey", "parent_id"],
     conflict: ["id"],
@@ -305,6 +318,14 @@ const TABLES: readonly TableModel[] = [
     embeds: ["parents", "parent_labels"],
     hints: ["parent_labels"],
     conflict: ["id", "name"],
+  },
+  {
+    schema: "fuzz",
+    name: "parent_labels",
+    columns: ["parent_id", "label_id"],
+    embeds: ["parents", "labels"],
+    hints: ["parent_labels_parent_id_fkey", "label_id"],
+    conflict: ["parent_id", "label_id"],
   },
   {
     schema: "fuzz",
@@ -438,6 +459,9 @@ const FTS = ["fts", "plfts", "phfts", "wfts"];
 const QUANT = ["eq", "gt", "gte", "lt", "lte", "like", "ilike", "match"];
 const VALUES = [
   "1",
+  "happy",
+  "[2,3]",
+  "(,)",
   "2",
   "alpha",
   "a%",
@@ -596,7 +620,9 @@ function selectItem(g: Gen, t: TableModel, depth: number): string {
   }
   if (r <= 3 && depth < 3 && t.embeds.length > 0) {
     const embed = g.rng.pick(t.embeds);
-    const target = TABLES.find((x) => x.name === embed) ?? t;
+    // kids is a computed relationship to children
+    const name = embed === "kids" ? "children" : embed;
+    const target = TABLES.find((x) => x.name === name) ?? t;
     let s = g.rng.chance(0.2) ? "..." : "";
     if (g.rng.chance(0.3)) s = g.name("alias_" + embed) + ":" + s;
     s += g.name(embed);

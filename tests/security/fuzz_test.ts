@@ -75,7 +75,8 @@ const CONFIG: Config = {
  * type, a function or operator that does not exist for the types, a
  * privilege the role lacks, a cast that cannot be made, an ON CONFLICT
  * target without a unique index, a duplicate column in an INSERT list, a
- * column that is neither grouped nor aggregated (`select=*,id.sum()`).
+ * column that is neither grouped nor aggregated (`select=*,id.sum()`), a
+ * value for a GENERATED ALWAYS column.
  */
 const ALLOWED_42 = new Set([
   "42501", // insufficient_privilege
@@ -88,6 +89,7 @@ const ALLOWED_42 = new Set([
   "42701", // duplicate_column
   "42725", // ambiguous_function
   "42803", // grouping_error
+  "428C9", // generated_always (a value for an identity column)
 ]);
 
 /** Why an answer fails the property, or null when it passes. */

@@ -10,10 +10,12 @@
  * function names, RPC argument names and values, bodies, `Prefer`, the
  * profile headers, `Accept`, `Range`, `Content-Type` and JWT roles.
  *
- * Pure and deterministic: the same seed gives the same requests.
+ * Deterministic: the same seed gives the same requests.
  *
  * @module
  */
+
+import * as jose from "jose";
 
 /** A seeded PRNG (mulberry32) with a few helpers. */
 export class Rng {
@@ -525,6 +527,24 @@ export interface FuzzRequest {
   readonly hostile: number;
 }
 
+/** The fuzzer's JWT secret (the app under test is configured with it). */
+export const FUZZ_JWT_SECRET = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz";
+
+async function token(role: string): Promise<string> {
+  return await new jose.SignJWT({ role })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(FUZZ_JWT_SECRET));
+}
+
+/** Signs a `web_user` token and tokens whose role is a hostile string. */
+export async function makeTokens(): Promise<Tokens> {
+  const roles = HOSTILE.filter((h) => h.length < 200).slice(0, 40);
+  return {
+    user: await token("web_user"),
+    hostileRoles: await Promise.all(roles.map(token)),
+  };
+}
+
 /** Tokens for the `Authorization` header, signed by the test. */
 export interface Tokens {
   /** A token for `web_user`. */
@@ -979,10 +999,13 @@ export function generate(rng: Rng, tokens: Tokens): FuzzRequest {
   };
 }
 
-/** The request as a `Request` for the in-process handler. */
-export function toRequest(r: FuzzRequest): Request {
+/** The request as a `Request` (for the in-process handler by default). */
+export function toRequest(
+  r: FuzzRequest,
+  origin = "http://localhost",
+): Request {
   const qs = r.query.length > 0 ? "?" + r.query.join("&") : "";
-  return new Request(`http://localhost${r.path}${qs}`, {
+  return new Request(`${origin}${r.path}${qs}`, {
     method: r.method,
     headers: r.headers.map(([k, v]) => [k, v] as [string, string]),
     ...(r.body === null ? {} : { body: r.body }),

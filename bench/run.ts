@@ -791,15 +791,19 @@ function markdown(report: Report): string {
     `# pgrest benchmark (${report.generated_at})`,
     "",
     `Host: ${h.cpus} × ${h.cpu_model}, ${h.os}; Deno ${h.deno}; ${h.postgres}.`,
-    `Load: ${o.loader}, warm-up ${o.warmup_s} s, ${o.reps} × ${o.duration_s} s per contender and connection count; ` +
-    `median (min–max) over the repetitions. Load generator, servers and PostgreSQL share the machine.`,
-    "",
-    "Contenders: " +
-    Object.entries(report.servers).map(([name, s]) =>
-      `**${name}** (${s.description})`
-    ).join("; ") + ".",
-    "",
   ];
+  if (report.cells.length > 0) {
+    lines.push(
+      `Load: ${o.loader}, warm-up ${o.warmup_s} s, ${o.reps} × ${o.duration_s} s per contender and connection count; ` +
+        `median (min–max) over the repetitions. Load generator, servers and PostgreSQL share the machine.`,
+      "",
+      "Contenders: " +
+        Object.entries(report.servers).map(([name, s]) =>
+          `**${name}** (${s.description})`
+        ).join("; ") + ".",
+    );
+  }
+  lines.push("");
   const summary: string[] = [
     "## Summary: pgrest ÷ each ceiling (req/s, medians)",
     "",

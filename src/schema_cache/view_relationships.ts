@@ -71,30 +71,51 @@ export function resolveViewColumns(
   return out;
 }
 
+/**
+ * Which view columns expose which base columns: per view (by key), the
+ * first view column (in the view's order) for each base `rel\u0000column`.
+ */
+type ExposureIndex = Map<string, Map<string, string>>;
+
+function baseKey(rel: string, column: string): string {
+  return `${rel}\u0000${column}`;
+}
+
+function exposureIndex(
+  viewColumns: ReadonlyMap<string, ReadonlyMap<string, BaseColumn>>,
+): ExposureIndex {
+  const out: ExposureIndex = new Map();
+  for (const [view, cols] of viewColumns) {
+    const names = new Map<string, string>();
+    for (const [name, base] of cols) {
+      const k = baseKey(base.rel, base.column);
+      if (!names.has(k)) names.set(k, name);
+    }
+    out.set(view, names);
+  }
+  return out;
+}
+
 /** The view's column names for base columns `cols` of `baseRel`, if all exposed. */
 function exposed(
-  viewCols: ReadonlyMap<string, BaseColumn>,
+  names: ReadonlyMap<string, string>,
   baseRel: string,
   cols: readonly string[],
 ): string[] | null {
-  const names: string[] = [];
+  const out: string[] = [];
   for (const c of cols) {
-    let found: string | null = null;
-    for (const [name, base] of viewCols) {
-      if (base.rel === baseRel && base.column === c) {
-        found = name;
-        break;
-      }
-    }
-    if (found === null) return null;
-    names.push(found);
+    const name = names.get(baseKey(baseRel, c));
+    if (name === undefined) return null;
+    out.push(name);
   }
-  return names;
+  return out;
 }
 
 /**
  * Adds, for every foreign key, copies whose owner and/or target is a view
- * of the cache exposing the key's columns; and keys for views.
+ * of the cache exposing the key's columns; and keys for views. The views
+ * that may expose a key are looked up by its first column, so the work
+ * grows with the views that do, not with every view for every key.
  */
 export function expandThroughViews(
   tables: ReadonlyMap<string, Table>,
@@ -102,6 +123,30 @@ export function expandThroughViews(
   viewColumns: ReadonlyMap<string, ReadonlyMap<string, BaseColumn>>,
 ): { tables: Map<string, Table>; foreignKeys: ForeignKey[] } {
   const views = [...tables.values()].filter((t) => t.isView);
+  const index = exposureIndex(viewColumns);
+  // the views (in cache order) exposing each base column
+  const viewsByBase = new Map<
+    string,
+    { view: Table; names: ReadonlyMap<string, string> }[]
+  >();
+  for (const v of views) {
+    const names = index.get(qualifiedKey(v.schema, v.name));
+    if (names === undefined) continue;
+    for (const k of names.keys()) {
+      const list = viewsByBase.get(k) ?? [];
+      list.push({ view: v, names });
+      viewsByBase.set(k, list);
+    }
+  }
+  const exposing = (rel: string, cols: readonly string[]) => {
+    const first = cols[0];
+    return first === undefined
+      ? views.flatMap((v) => {
+        const names = index.get(qualifiedKey(v.schema, v.name));
+        return names === undefined ? [] : [{ view: v, names }];
+      })
+      : viewsByBase.get(baseKey(rel, first)) ?? [];
+  };
   const out: ForeignKey[] = [...fks];
   const seen = new Set(
     fks.map((f) =>
@@ -111,6 +156,14 @@ export function expandThroughViews(
   for (const fk of fks) {
     const owner = qualifiedKey(fk.schema, fk.table);
     const target = qualifiedKey(fk.refSchema, fk.refTable);
+    const ownerViews = exposing(owner, fk.columns);
+    const targetViews = exposing(target, fk.refColumns);
+    if (ownerViews.length === 0 && targetViews.length === 0) continue;
+    // candidates in cache order, each view once, as owner and/or target
+    const candidates = new Map<Table, ReadonlyMap<string, string>>();
+    for (const c of [...ownerViews, ...targetViews]) {
+      candidates.set(c.view, c.names);
+    }
     const owners: {
       schema: string;
       table: string;
@@ -126,13 +179,13 @@ export function expandThroughViews(
       { schema: fk.refSchema, table: fk.refTable, columns: fk.refColumns },
     ];
     for (const v of views) {
-      const cols = viewColumns.get(qualifiedKey(v.schema, v.name));
-      if (cols === undefined) continue;
-      const o = exposed(cols, owner, fk.columns);
+      const names = candidates.get(v);
+      if (names === undefined) continue;
+      const o = exposed(names, owner, fk.columns);
       if (o !== null) {
         owners.push({ schema: v.schema, table: v.name, columns: o });
       }
-      const t = exposed(cols, target, fk.refColumns);
+      const t = exposed(names, target, fk.refColumns);
       if (t !== null) {
         targets.push({ schema: v.schema, table: v.name, columns: t });
       }
@@ -160,7 +213,8 @@ export function expandThroughViews(
   for (const v of views) {
     const key = qualifiedKey(v.schema, v.name);
     const cols = viewColumns.get(key);
-    if (cols === undefined) continue;
+    const names = index.get(key);
+    if (cols === undefined || names === undefined) continue;
     const bases = new Set([...cols.values()].map((b) => b.rel));
     let primaryKey: readonly string[] = v.primaryKey;
     const uniques: (readonly string[])[] = [...v.uniques];
@@ -168,11 +222,11 @@ export function expandThroughViews(
       const base = tables.get(b);
       if (base === undefined) continue;
       if (primaryKey.length === 0 && base.primaryKey.length > 0) {
-        const pk = exposed(cols, b, base.primaryKey);
+        const pk = exposed(names, b, base.primaryKey);
         if (pk !== null) primaryKey = pk;
       }
       for (const u of base.uniques) {
-        const mapped = exposed(cols, b, u);
+        const mapped = exposed(names, b, u);
         if (mapped !== null) uniques.push(mapped);
       }
     }

@@ -1,6 +1,6 @@
 /**
  * Owns the injection fuzzer's verdict on one answer (`violation`): no 5xx,
- * no secret marker, 2xx JSON that parses, errors as PostgREST JSON objects
+ * no secret marker, no canary marker (fuzz_private.canary() ran), 2xx JSON that parses, errors as PostgREST JSON objects
  * with `code`, `message`, `details` and `hint`, and no SQLSTATE that would
  * mean request text became SQL text; and the runner (`runFuzz`) that sends
  * generated requests some at a time, writes one at a time, with a timeout
@@ -9,7 +9,12 @@
  * @module
  */
 
-import { describe, type FuzzRequest, SECRET_MARKER } from "./fuzz_gen.ts";
+import {
+  CANARY_MARKER,
+  describe,
+  type FuzzRequest,
+  SECRET_MARKER,
+} from "./fuzz_gen.ts";
 
 /**
  * SQLSTATEs of class 42 that a request can cause while every name stays a
@@ -43,6 +48,7 @@ export function violation(
 ): string | null {
   if (status >= 500) return `status ${status}`;
   if (body.includes(SECRET_MARKER)) return "the secret marker leaked";
+  if (body.includes(CANARY_MARKER)) return "the canary ran: text became SQL";
   if (status < 400) {
     if (
       req.method !== "HEAD" && body !== "" &&

@@ -70,6 +70,9 @@ export class Rng {
 /** The marker every secret value in the fixture holds. */
 export const SECRET_MARKER = "SECRET_MARKER_7f3a9c";
 
+/** What fuzz_private.canary() raises: it ran, so request text became SQL. */
+export const CANARY_MARKER = "CANARY_EXECUTED";
+
 const LONG = "a".repeat(64);
 
 /** Hostile strings; some are grammar tokens, most are SQL-breaking text. */
@@ -113,6 +116,21 @@ export const HOSTILE: readonly string[] = [
   "'||(select secret from fuzz.vault limit 1)||'",
   "$$ || (select secret from fuzz.vault limit 1) || $$",
   "pg_sleep(10)",
+  // the canary (tests/fixtures/security_fuzz.sql) in every quoting context
+  "fuzz_private.canary()",
+  "(select fuzz_private.canary())",
+  "'||fuzz_private.canary()||'",
+  '"||fuzz_private.canary()||"',
+  "$$||fuzz_private.canary()||$$",
+  "1 or fuzz_private.canary() is null",
+  "x') or fuzz_private.canary() is null --",
+  'x") or fuzz_private.canary() is null --',
+  'id" = 1 or fuzz_private.canary() is null or "id',
+  "\\'||fuzz_private.canary()||'",
+  "1)::text || fuzz_private.canary() --",
+  "1; select fuzz_private.canary()",
+  "*/ fuzz_private.canary() /*",
+  "text) || fuzz_private.canary() || cast(1 as text",
   "current_setting('request.jwt.claims')",
   // names of things the role may not see
   "vault",

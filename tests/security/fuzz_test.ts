@@ -30,10 +30,12 @@
  */
 
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import { type Config, DEFAULT_CONFIG } from "../../src/config/types.ts";
 import { makeHandler, type RunningApp, startApp } from "../../src/server.ts";
 import { type Outcome, runFuzz } from "./fuzz_check.ts";
 import {
+  CANARY_MARKER,
   describe,
   encodeAll,
   FUZZ_JWT_SECRET,
@@ -41,6 +43,7 @@ import {
   generate,
   makeTokens,
   Rng,
+  SECRET_MARKER,
   toRequest,
 } from "./fuzz_gen.ts";
 
@@ -102,6 +105,25 @@ Deno.test("every generated request has a hostile position and can be sent", asyn
     const r = generate(rng, tokens);
     assert.ok(r.hostile > 0, describe(r));
     toRequest(r); // must not throw
+  }
+});
+
+test("the fixture's guards hold for web_anon: the canary raises its marker, the secrets are out of reach", async () => {
+  // one connection, so that SET ROLE holds for every statement
+  const sql = postgres(uri ?? "", { max: 1, onnotice: () => {} });
+  try {
+    await sql`set role web_anon`;
+    await assert.rejects(
+      sql`select fuzz_private.canary()`,
+      (e: unknown) => e instanceof Error && e.message === CANARY_MARKER,
+    );
+    await assert.rejects(sql`select secret from fuzz.vault`, /permission/);
+    await assert.rejects(sql`select password from fuzz.accounts`, /permission/);
+    const rows = await sql`select body from fuzz.notes`;
+    assert.ok(rows.length > 0);
+    assert.ok(rows.every((r) => !String(r["body"]).includes(SECRET_MARKER)));
+  } finally {
+    await sql.end();
   }
 });
 

@@ -123,6 +123,7 @@ export function expandThroughViews(
   viewColumns: ReadonlyMap<string, ReadonlyMap<string, BaseColumn>>,
 ): { tables: Map<string, Table>; foreignKeys: ForeignKey[] } {
   const views = [...tables.values()].filter((t) => t.isView);
+  const position = new Map(views.map((v, i) => [v, i]));
   const index = exposureIndex(viewColumns);
   // the views (in cache order) exposing each base column
   const viewsByBase = new Map<
@@ -164,6 +165,9 @@ export function expandThroughViews(
     for (const c of [...ownerViews, ...targetViews]) {
       candidates.set(c.view, c.names);
     }
+    const ordered = [...candidates].sort((a, b) =>
+      position.get(a[0])! - position.get(b[0])!
+    );
     const owners: {
       schema: string;
       table: string;
@@ -178,9 +182,7 @@ export function expandThroughViews(
     }[] = [
       { schema: fk.refSchema, table: fk.refTable, columns: fk.refColumns },
     ];
-    for (const v of views) {
-      const names = candidates.get(v);
-      if (names === undefined) continue;
+    for (const [v, names] of ordered) {
       const o = exposed(names, owner, fk.columns);
       if (o !== null) {
         owners.push({ schema: v.schema, table: v.name, columns: o });

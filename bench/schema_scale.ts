@@ -22,7 +22,10 @@
  *   `GET /t0001?limit=1` (polled every 5 ms), and its own load time, the
  *   admin server's `pgrst_schema_cache_query_time_seconds`;
  * - **baseline**: the same process on the `tiny` schema of the same
- *   database: start-up cost with an almost empty schema cache.
+ *   database: start-up cost with an almost empty schema cache;
+ * - **with views**: after adding {@linkcode SCALE_VIEWS} views (each
+ *   `select *` of one table, so every foreign key of those tables is also
+ *   a relationship of the views), the in-process load again.
  *
  * The targets are a cache load under 1 s and a first answer under 1.5 s.
  * bench/run.ts runs this after the load runs (`--no-schema-scale` skips
@@ -60,6 +63,8 @@ import {
 export const SCALE_TABLES = 1_000;
 /** Foreign keys per table. */
 export const FKS_PER_TABLE = 3;
+/** Views added for the last measurement (`select *` of the first tables). */
+export const SCALE_VIEWS = 500;
 /** Functions in the generated schema. */
 export const SCALE_FUNCTIONS = 2_000;
 /** Target: schema cache load, ms. */
@@ -121,6 +126,12 @@ export interface SchemaScaleReport {
   /** The same on the one-table `tiny` schema of the same database. */
   readonly baseline_first_answer_ms: Spread;
   readonly baseline_server_load_ms: Spread;
+  /** Views then added (over the first tables, `select *`). */
+  readonly views: number;
+  /** loadSchemaCache in process with those views. */
+  readonly with_views_load_ms: Spread;
+  /** … its JavaScript alone. */
+  readonly with_views_js_ms: Spread;
   readonly targets: {
     readonly load_ms: number;
     readonly first_answer_ms: number;
@@ -288,56 +299,13 @@ async function startOnce(
   }
 }
 
-/** Generates the schema and measures (see the module comment). */
-export async function measureSchemaScale(
-  cluster: TestCluster,
-  ctx: ScaleContext,
-): Promise<SchemaScaleReport> {
-  const runs = ctx.runs ?? 5;
-  const superPg = postgres(withDatabase(cluster.superUri, "postgres"), {
-    max: 1,
-    onnotice: () => {},
-  });
-  try {
-    await superPg.unsafe(`drop database if exists ${DATABASE}`);
-    await superPg.unsafe(`create database ${DATABASE}`);
-  } finally {
-    await superPg.end({ timeout: 5 });
-  }
-  const superUri = withDatabase(cluster.superUri, DATABASE);
-  const uri = withDatabase(cluster.uri, DATABASE);
-  const g0 = performance.now();
-  const admin = postgres(superUri, { max: 1, onnotice: () => {} });
-  let version: string;
-  let counts: { tables: number; fks: number; functions: number };
-  try {
-    for (const st of scaleSchemaSql(AUTHENTICATOR_ROLE)) {
-      await admin.unsafe(st);
-    }
-    const [row] = await admin.unsafe<
-      { v: string; tables: number; fks: number; functions: number }[]
-    >(
-      `select version() as v,
-        (select count(*)::int from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = '${SCHEMA}' and c.relkind = 'r') as tables,
-        (select count(*)::int from pg_constraint k join pg_namespace n on n.oid = k.connamespace
-          where n.nspname = '${SCHEMA}' and k.contype = 'f') as fks,
-        (select count(*)::int from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-          where n.nspname = '${SCHEMA}') as functions`,
-    );
-    version = row!.v.replace(/ on .*/, "");
-    counts = { tables: row!.tables, fks: row!.fks, functions: row!.functions };
-  } finally {
-    await admin.end({ timeout: 5 });
-  }
-  const generateMs = performance.now() - g0;
-  ctx.log(
-    `schema scale: ${counts.tables} tables, ${counts.fks} foreign keys, ${counts.functions} functions generated in ${
-      (generateMs / 1000).toFixed(1)
-    } s`,
-  );
-
-  // ---- in process
+/** loadSchemaCache in process: as pgrest runs it, per query, JS alone. */
+async function inProcess(uri: string, runs: number): Promise<{
+  loadMs: number[];
+  jsMs: number[];
+  queryMs: Map<string, number[]>;
+  queryRows: Record<string, number>;
+}> {
   const pool = postgres(uri, { max: 10, onnotice: () => {} });
   const loadMs: number[] = [];
   const jsMs: number[] = [];
@@ -388,6 +356,60 @@ export async function measureSchemaScale(
   } finally {
     await pool.end({ timeout: 5 });
   }
+  return { loadMs, jsMs, queryMs, queryRows };
+}
+
+/** Generates the schema and measures (see the module comment). */
+export async function measureSchemaScale(
+  cluster: TestCluster,
+  ctx: ScaleContext,
+): Promise<SchemaScaleReport> {
+  const runs = ctx.runs ?? 5;
+  const superPg = postgres(withDatabase(cluster.superUri, "postgres"), {
+    max: 1,
+    onnotice: () => {},
+  });
+  try {
+    await superPg.unsafe(`drop database if exists ${DATABASE}`);
+    await superPg.unsafe(`create database ${DATABASE}`);
+  } finally {
+    await superPg.end({ timeout: 5 });
+  }
+  const superUri = withDatabase(cluster.superUri, DATABASE);
+  const uri = withDatabase(cluster.uri, DATABASE);
+  const g0 = performance.now();
+  const admin = postgres(superUri, { max: 1, onnotice: () => {} });
+  let version: string;
+  let counts: { tables: number; fks: number; functions: number };
+  try {
+    for (const st of scaleSchemaSql(AUTHENTICATOR_ROLE)) {
+      await admin.unsafe(st);
+    }
+    const [row] = await admin.unsafe<
+      { v: string; tables: number; fks: number; functions: number }[]
+    >(
+      `select version() as v,
+        (select count(*)::int from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = '${SCHEMA}' and c.relkind = 'r') as tables,
+        (select count(*)::int from pg_constraint k join pg_namespace n on n.oid = k.connamespace
+          where n.nspname = '${SCHEMA}' and k.contype = 'f') as fks,
+        (select count(*)::int from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+          where n.nspname = '${SCHEMA}') as functions`,
+    );
+    version = row!.v.replace(/ on .*/, "");
+    counts = { tables: row!.tables, fks: row!.fks, functions: row!.functions };
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  const generateMs = performance.now() - g0;
+  ctx.log(
+    `schema scale: ${counts.tables} tables, ${counts.fks} foreign keys, ${counts.functions} functions generated in ${
+      (generateMs / 1000).toFixed(1)
+    } s`,
+  );
+
+  // ---- in process
+  const { loadMs, jsMs, queryMs, queryRows } = await inProcess(uri, runs);
   ctx.log(
     `schema scale: loadSchemaCache ${
       spread(loadMs).median.toFixed(0)
@@ -416,6 +438,27 @@ export async function measureSchemaScale(
       } ms, ${tiny.serverLoadMs.toFixed(0)} ms`,
     );
   }
+  // ---- the same schema with views over half the tables
+  const viewAdmin = postgres(superUri, { max: 1, onnotice: () => {} });
+  try {
+    await viewAdmin.unsafe(`do $$ begin
+       for i in 1..${SCALE_VIEWS} loop
+         execute format('create view ${SCHEMA}.%I as select * from ${SCHEMA}.%I',
+           format('v%s', lpad(i::text, 4, '0')), format('t%s', lpad(i::text, 4, '0')));
+       end loop;
+     end $$`);
+    await viewAdmin.unsafe(
+      `grant select on all tables in schema ${SCHEMA} to ${ROLE}`,
+    );
+  } finally {
+    await viewAdmin.end({ timeout: 5 });
+  }
+  const withViews = await inProcess(uri, runs);
+  ctx.log(
+    `schema scale with ${SCALE_VIEWS} views: loadSchemaCache ${
+      spread(withViews.loadMs).median.toFixed(0)
+    } ms in process (JS ${spread(withViews.jsMs).median.toFixed(0)} ms)`,
+  );
   const serverLoad = spread(server);
   const firstAnswer = spread(first);
   return {
@@ -435,6 +478,9 @@ export async function measureSchemaScale(
     first_answer_ms: firstAnswer,
     baseline_first_answer_ms: spread(baseFirst),
     baseline_server_load_ms: spread(baseServer),
+    views: SCALE_VIEWS,
+    with_views_load_ms: spread(withViews.loadMs),
+    with_views_js_ms: spread(withViews.jsMs),
     targets: {
       load_ms: TARGET_LOAD_MS,
       first_answer_ms: TARGET_FIRST_ANSWER_MS,
@@ -481,6 +527,10 @@ export function schemaScaleMarkdown(r: SchemaScaleReport): string {
       ms(r.baseline_first_answer_ms)
     } | |`,
     `| baseline: its schema cache load | ${ms(r.baseline_server_load_ms)} | |`,
+    `| loadSchemaCache in process after adding ${r.views} views (\`select *\` of a table each) | ${
+      ms(r.with_views_load_ms)
+    } | |`,
+    `| … its JavaScript alone | ${ms(r.with_views_js_ms)} | |`,
   ];
   return lines.join("\n");
 }

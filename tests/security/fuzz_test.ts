@@ -3,7 +3,8 @@
  * `PGRST_FUZZ_REQUESTS` (default 20,000) generated requests with hostile
  * strings in every position of the URL grammar, the bodies and the headers
  * (tests/security/fuzz_gen.ts) through the in-process handler, against the
- * `fuzz` schemas of tests/fixtures/security_fuzz.sql, 12 at a time.
+ * `fuzz` schemas of tests/fixtures/security_fuzz.sql, 12 at a time; every
+ * third request goes to an app with a second configuration (`VARIANT`).
  *
  * Every answer must be a result the role may see or a well-formed
  * PostgREST error:
@@ -70,17 +71,37 @@ const CONFIG: Config = {
   dbPreRequest: "fuzz.pre_request",
 };
 
-let running: Promise<RunningApp> | null = null;
-function app(): Promise<RunningApp> {
-  return running ??= startApp(CONFIG);
-}
+/**
+ * A second configuration for every third request: another default schema,
+ * no prepared statements, legacy target names, no aggregates, no EXPLAIN,
+ * no max rows.
+ */
+const VARIANT: Config = {
+  ...CONFIG,
+  dbSchemas: ["fuzz_b", "fuzz"],
+  dbPreparedStatements: false,
+  urlUseLegacyTargetNames: true,
+  dbAggregatesEnabled: false,
+  dbPlanEnabled: false,
+  dbMaxRows: null,
+  dbPool: 4,
+};
+
+const apps = new Map<Config, Promise<RunningApp>>();
 
 Deno.test.afterAll(async () => {
-  if (running !== null) await (await running).close();
+  for (const a of apps.values()) await (await a).close();
 });
 
-async function handler(): Promise<(r: Request) => Promise<Response>> {
-  const a = await app();
+async function handler(
+  config: Config = CONFIG,
+): Promise<(r: Request) => Promise<Response>> {
+  let started = apps.get(config);
+  if (started === undefined) {
+    started = startApp(config);
+    apps.set(config, started);
+  }
+  const a = await started;
   assert.ok(a.state.cache !== null, "the schema cache is loaded");
   return makeHandler(a.state);
 }
@@ -129,14 +150,17 @@ test("the fixture's guards hold for web_anon: the canary raises its marker, the 
 
 test("hostile requests never give a 5xx, an SQL parse error or a secret", async () => {
   const handle = await handler();
+  const variant = await handler(VARIANT);
   const tokens = await makeTokens();
   const rng = new Rng(SEED);
   const requests = Array.from(
     { length: REQUESTS },
     () => generate(rng, tokens),
   );
+  const toVariant = new Set(requests.filter((_, i) => i % 3 === 2));
   const send = async (req: FuzzRequest): Promise<Outcome> => {
-    const res = await handle(toRequest(req));
+    const h = toVariant.has(req) ? variant : handle;
+    const res = await h(toRequest(req));
     return {
       status: res.status,
       body: await res.text(),

@@ -161,6 +161,7 @@ function preludeStatements(
   req: ApiRequest,
   auth: AuthResult,
   raw: { path: string; headers: Headers },
+  readOnly: boolean,
   settings: readonly (readonly [string, string])[] = [],
 ): Statement[] {
   const claims = auth.authenticated ? auth.claims : { role: auth.role };
@@ -176,6 +177,7 @@ function preludeStatements(
       timezone: req.prefs.timezone,
       appSettings: config.appSettings,
       settings,
+      readOnly,
     }),
   ];
   if (config.dbPreRequest !== null) {
@@ -229,11 +231,14 @@ async function execute(
   }
   const { config } = state;
   const { end, override } = txOutcome(config, req.prefs.tx);
+  const readOnly = req.method === "GET" || req.method === "HEAD" ||
+    (plan.call !== null && plan.call.routine.volatility !== "v");
   const statements = preludeStatements(
     config,
     req,
     auth,
     raw,
+    readOnly,
     requestSettings(config, state.cache, auth.role, plan.call?.routine ?? null),
   );
   const mainIndex = statements.length;
@@ -241,7 +246,7 @@ async function execute(
   logQuery(config, statements[mainIndex]);
   if (plan.media.explain !== undefined) {
     return await explain(state, req, plan.media, statements, auth, end, {
-      readOnly: req.method === "GET" || req.method === "HEAD",
+      readOnly,
     });
   }
   const planned = plan.count === "planned" || plan.count === "estimated";
@@ -251,8 +256,8 @@ async function execute(
   // max-affected) is rolled back
   const check: { failure: PgrstError | null } = { failure: null };
   const results: (readonly Row[])[] = await state.db.transaction({
-    readOnly: req.method === "GET" || req.method === "HEAD" ||
-      (plan.call !== null && plan.call.routine.volatility !== "v"),
+    readOnly,
+    readOnlySet: true,
     statements,
     end: plan.call === null ||
         !resultMayRollBack(req, plan.media, plan.call.shape)
@@ -317,6 +322,7 @@ async function executeMutation(
     req,
     auth,
     raw,
+    false,
     requestSettings(config, state.cache, auth.role, null),
   );
   const mainIndex = statements.length;
@@ -370,12 +376,13 @@ async function executeOpenApi(
   const { config } = state;
   const cache = state.cache;
   if (cache === null) throw schemaCacheNotLoaded();
-  const statements = preludeStatements(config, req, auth, raw);
+  const statements = preludeStatements(config, req, auth, raw, true);
   const mainIndex = statements.length;
   statements.push(render(accessQuery(plan.schema, plan.followPrivileges)));
   timer.lap("plan");
   const results = await state.db.transaction({
     readOnly: true,
+    readOnlySet: true,
     statements,
     end: txOutcome(config, req.prefs.tx).end,
     authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
@@ -464,6 +471,7 @@ async function explain(
   };
   const results = await state.db.transaction({
     readOnly: opts.readOnly,
+    readOnlySet: true,
     statements,
     end,
     authenticated: auth.authenticated && auth.role !== state.config.dbAnonRole,

@@ -42,6 +42,12 @@ export type TxEnd =
 /** One transaction to run. */
 export interface TxRequest {
   readonly readOnly: boolean;
+  /**
+   * The first statement already sets `transaction_read_only` when
+   * `readOnly` (pre_query.ts `TxVars.readOnly`): a committing transaction
+   * then needs no extra statement for it.
+   */
+  readonly readOnlySet?: boolean;
   readonly statements: readonly Statement[];
   readonly end: TxEnd;
   /** Whether the request carried a valid JWT (401 vs 403 on 42501). */
@@ -177,12 +183,12 @@ const ROLLBACK: Step = { text: "ROLLBACK", params: [] };
  * statements' results are among theirs.
  */
 export function transactionSteps(
-  tx: Pick<TxRequest, "readOnly" | "statements" | "end">,
+  tx: Pick<TxRequest, "readOnly" | "readOnlySet" | "statements" | "end">,
 ): { steps: Step[]; first: number; count: number } {
   const count = tx.statements.length;
   if (tx.end === "commit") {
     // the implicit transaction: committed by the Sync
-    return tx.readOnly
+    return tx.readOnly && tx.readOnlySet !== true
       ? { steps: [READ_ONLY, ...tx.statements], first: 1, count }
       : { steps: [...tx.statements], first: 0, count };
   }

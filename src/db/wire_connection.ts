@@ -297,7 +297,7 @@ interface Batch {
 }
 
 /** Prepared statements kept per connection before they are all dropped. */
-const MAX_PREPARED = 1000;
+const MAX_PREPARED = 256;
 
 /** One open connection. */
 export class WireConnection {

@@ -211,6 +211,14 @@ Deno.test("transactionSteps: a committing read runs in the implicit transaction,
     "select 1",
   ]);
   assert.equal(t.first, 1);
+  const set = transactionSteps({
+    readOnly: true,
+    readOnlySet: true,
+    statements: [st],
+    end: "commit",
+  });
+  assert.deepEqual(set.steps.map((s) => s.text), ["select 1"]);
+  assert.equal(set.first, 0);
   const w = transactionSteps({
     readOnly: false,
     statements: [st],

@@ -36,12 +36,20 @@ export interface TxVars {
    * of the called function, applied before the role switch.
    */
   readonly settings?: readonly (readonly [string, string])[];
+  /**
+   * Makes the transaction read-only (`transaction_read_only`), so that a
+   * transaction without BEGIN … READ ONLY needs no statement of its own.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** The `set_config` statement. */
 export function txVarsStatement(v: TxVars): Sql {
   const searchPath = v.searchPath.map((s) => render(ident(s)).text).join(", ");
   const sets: Sql[] = [
+    ...(v.readOnly === true
+      ? [sql`set_config('transaction_read_only', 'on', true)`]
+      : []),
     sql`set_config('search_path', ${param(searchPath)}, true)`,
     ...(v.settings ?? []).map(([k, val]) =>
       sql`set_config(${param(k)}, ${param(val)}, true)`
@@ -96,9 +104,9 @@ function txVarsParams(v: TxVars): unknown[] {
  * `render(txVarsStatement(v))`, with the text built once per shape.
  */
 export function renderTxVars(v: TxVars): Statement {
-  const key = `${v.timezone === null ? 0 : 1}:${
-    Object.keys(v.appSettings).length
-  }:${v.settings?.length ?? 0}`;
+  const key = `${v.readOnly === true ? "r" : "w"}${
+    v.timezone === null ? 0 : 1
+  }:${Object.keys(v.appSettings).length}:${v.settings?.length ?? 0}`;
   let text = txVarsTexts.get(key);
   if (text === undefined) {
     text = render(txVarsStatement(v)).text;

@@ -21,10 +21,16 @@ const base: TxVars = {
 
 Deno.test("renderTxVars() renders what txVarsStatement() renders, for every shape", () => {
   for (
-    const v of [base, { ...base, timezone: "UTC" }, {
-      ...base,
-      appSettings: {},
-    }]
+    const v of [
+      base,
+      { ...base, timezone: "UTC" },
+      {
+        ...base,
+        appSettings: {},
+      },
+      { ...base, readOnly: true },
+      { ...base, readOnly: false },
+    ]
   ) {
     assert.deepEqual(renderTxVars(v), render(txVarsStatement(v)));
     // second call hits the cache and still agrees
@@ -36,4 +42,14 @@ Deno.test("renderTxVars() binds every value, none in the text", () => {
   const st = renderTxVars({ ...base, role: "x'; drop table t; --" });
   assert.ok(!st.text.includes("drop table"));
   assert.ok(st.params.includes("x'; drop table t; --"));
+});
+
+Deno.test("renderTxVars() with readOnly sets transaction_read_only first; without, not at all", () => {
+  const ro = renderTxVars({ ...base, readOnly: true });
+  assert.match(
+    ro.text,
+    /^SELECT 1 FROM \(SELECT set_config\('transaction_read_only', 'on', true\), set_config\('search_path'/,
+  );
+  assert.deepEqual(ro.params, renderTxVars(base).params);
+  assert.ok(!renderTxVars(base).text.includes("transaction_read_only"));
 });

@@ -156,11 +156,19 @@ export function requestSettings(
   return capStatementTimeout([...out], config.serverRequestTimeout);
 }
 
+/** What the statements need of the HTTP request, and its abort signal. */
+interface RawRequest {
+  readonly path: string;
+  readonly headers: Headers;
+  /** Aborted when the client goes away: cancels the running statement. */
+  readonly signal?: AbortSignal;
+}
+
 function preludeStatements(
   config: Config,
   req: ApiRequest,
   auth: AuthResult,
-  raw: { path: string; headers: Headers },
+  raw: RawRequest,
   readOnly: boolean,
   settings: readonly (readonly [string, string])[] = [],
 ): Statement[] {
@@ -216,7 +224,7 @@ async function execute(
   req: ApiRequest,
   plan: ActionPlan,
   auth: AuthResult,
-  raw: { path: string; headers: Headers },
+  raw: RawRequest,
   timer: Timer,
 ): Promise<ApiResponse> {
   if (plan.kind === "mutate") {
@@ -258,6 +266,7 @@ async function execute(
   const results: (readonly Row[])[] = await state.db.transaction({
     readOnly,
     readOnlySet: true,
+    ...(raw.signal === undefined ? {} : { signal: raw.signal }),
     statements,
     end: plan.call === null ||
         !resultMayRollBack(req, plan.media, plan.call.shape)
@@ -309,7 +318,7 @@ async function executeMutation(
   req: ApiRequest,
   plan: MutatePlan,
   auth: AuthResult,
-  raw: { path: string; headers: Headers },
+  raw: RawRequest,
   timer: Timer,
 ): Promise<ApiResponse> {
   const { config } = state;
@@ -338,6 +347,7 @@ async function executeMutation(
   const check: { failure: PgrstError | null } = { failure: null };
   const results = await state.db.transaction({
     readOnly: false,
+    ...(raw.signal === undefined ? {} : { signal: raw.signal }),
     statements,
     end: !resultMayRollBack(req, plan.media, "set") ? end : (rows) => {
       try {
@@ -370,7 +380,7 @@ async function executeOpenApi(
   req: ApiRequest,
   plan: OpenApiPlan,
   auth: AuthResult,
-  raw: { path: string; headers: Headers },
+  raw: RawRequest,
   timer: Timer,
 ): Promise<ApiResponse> {
   const { config } = state;
@@ -576,7 +586,7 @@ export function makeHandler(
         req,
         plan,
         auth,
-        { path, headers: request.headers },
+        { path, headers: request.headers, signal: request.signal },
         timer,
       );
       timer.lap("response");

@@ -50,6 +50,11 @@ export interface TxRequest {
   readonly readOnlySet?: boolean;
   readonly statements: readonly Statement[];
   readonly end: TxEnd;
+  /**
+   * Aborted when the client goes away: the running statement is cancelled
+   * (a CancelRequest), so its connection is free again at once.
+   */
+  readonly signal?: AbortSignal;
   /** Whether the request carried a valid JWT (401 vs 403 on 42501). */
   readonly authenticated: boolean;
 }
@@ -235,6 +240,8 @@ export function createDb(config: Config): Db {
         throw mapDriverError(e, tx.authenticated);
       }
       let healthy = true;
+      const cancel = () => void conn.cancel();
+      tx.signal?.addEventListener("abort", cancel, { once: true });
       try {
         const batch = transactionSteps(tx);
         const res = await conn.run(batch.steps, prepare);
@@ -257,6 +264,7 @@ export function createDb(config: Config): Db {
         if (isConnectionLoss(e) || conn.dead) healthy = false;
         throw mapDriverError(e, tx.authenticated);
       } finally {
+        tx.signal?.removeEventListener("abort", cancel);
         wire.release(conn, healthy);
       }
     },

@@ -19,6 +19,7 @@ import tls from "node:tls";
 import type { ConnectOptions } from "./connect_options.ts";
 import { md5Password, type ScramClient, scramClient } from "./scram.ts";
 import {
+  cancelRequest,
   type Column,
   MessageReader,
   MessageWriter,
@@ -438,6 +439,27 @@ export class WireConnection {
       });
       this.#transport.write(w.bytes());
     });
+  }
+
+  /**
+   * Asks the server to cancel what this connection is running (a
+   * CancelRequest on a new connection); the running statement then fails
+   * with 57014 and the batch ends as usual. Never throws.
+   */
+  async cancel(): Promise<void> {
+    if (this.#dead || this.#batches.length === 0 || this.backendPid === 0) {
+      return;
+    }
+    try {
+      const c = await openDeno(this.#opts);
+      try {
+        const req = cancelRequest(this.backendPid, this.backendSecret);
+        let off = 0;
+        while (off < req.length) off += await c.write(req.subarray(off));
+      } finally {
+        c.close();
+      }
+    } catch { /* the statement runs to its end or its statement_timeout */ }
   }
 
   /** Closes the connection (politely when it is still up). */

@@ -4,7 +4,8 @@
  * options the request connections use, with the same defaults as
  * postgres.js and libpq: `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
  * `PGDATABASE`, `PGAPPNAME`, `PGSSLMODE`; a host that is a directory is a
- * unix socket directory; `sslmode` and `sslrootcert`; `connect_timeout`;
+ * unix socket directory; `sslmode` (libpq's default, `prefer`) and
+ * `sslrootcert`; `connect_timeout`;
  * any other query parameter is sent as a startup parameter (e.g.
  * `options=-c search_path=x`).
  *
@@ -138,7 +139,7 @@ export function parseConnectOptions(
     (decodeURIComponent(u.pathname.slice(1)) ||
       (env("PGDATABASE") ?? user));
   const sslText = query.get("sslmode") ?? query.get("ssl") ??
-    env("PGSSLMODE") ?? "disable";
+    env("PGSSLMODE") ?? "prefer";
   const sslMode = sslText === "false"
     ? "disable"
     : sslText === "true"

@@ -247,6 +247,8 @@ async function openDeno(o: ConnectOptions): Promise<Deno.Conn> {
 }
 
 async function openTransport(o: ConnectOptions): Promise<Transport> {
+  // as libpq: no TLS over a unix socket
+  if (o.socketPath !== null) return new DenoTransport(await openDeno(o));
   if (o.sslMode === "prefer" || o.sslMode === "require") {
     const t = await openNodeTls(o);
     if (t !== null) return t;

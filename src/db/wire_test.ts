@@ -191,6 +191,14 @@ Deno.test("parseConnectOptions: a percent-encoded directory is a unix socket", (
   assert.equal(q.socketPath, "/tmp/sock/.s.PGSQL.5432");
 });
 
+Deno.test("parseConnectOptions: sslmode defaults to prefer, as libpq", () => {
+  assert.equal(parseConnectOptions("postgres://h/db", D).sslMode, "prefer");
+  assert.equal(
+    parseConnectOptions("postgres://h/db?sslmode=disable", D).sslMode,
+    "disable",
+  );
+});
+
 Deno.test("parseConnectOptions: several hosts and unknown sslmodes are refused", () => {
   assert.throws(() => parseConnectOptions("postgres://a,b/db", D), /several/);
   assert.throws(

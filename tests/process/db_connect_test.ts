@@ -141,7 +141,7 @@ Deno.test({
       // the reload is asynchronous
       await new Promise((r) => setTimeout(r, 500));
 
-      const tcp = (auth: string, query = "") =>
+      const tcp = (auth: string, query = "?sslmode=disable") =>
         `postgres://${auth}@127.0.0.1:${port}/${DB}${query}`;
       assert.deepEqual(
         await currentUser(
@@ -180,7 +180,12 @@ Deno.test({
         { u: "pgrest_authenticator", ssl: false },
       );
 
-      // TLS without and with certificate checks
+      // TLS: by default when the server offers it (sslmode=prefer, as
+      // libpq), and without and with certificate checks
+      assert.deepEqual(await currentUser(tcp("pgrest_authenticator", "")), {
+        u: "pgrest_authenticator",
+        ssl: true,
+      });
       assert.deepEqual(
         await currentUser(tcp("pgrest_authenticator", "?sslmode=require")),
         { u: "pgrest_authenticator", ssl: true },

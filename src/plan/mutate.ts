@@ -62,9 +62,14 @@ function resolveColumns(
   });
 }
 
-/** Base columns the representation reads from the changed rows. */
+/**
+ * Base columns the representation reads from the changed rows. A computed
+ * field or relationship takes the whole row (cast to the table's type), so
+ * then every column is read, in the table's order.
+ */
 function neededColumns(table: Table, node: ReadNode): string[] {
   const out = new Set<string>();
+  let wholeRow = false;
   for (const it of node.select) {
     switch (it.kind) {
       case "star":
@@ -72,11 +77,13 @@ function neededColumns(table: Table, node: ReadNode): string[] {
         break;
       case "field":
         if (table.columnsByName.has(it.field.name)) out.add(it.field.name);
+        else if (node.computedFields.has(it.field.name)) wholeRow = true;
         break;
       case "count":
         break;
       case "embedded": {
         const r = it.embed.rel;
+        if (r.kind === "computed") wholeRow = true;
         const cols = r.kind === "m2m"
           ? r.sourceColumns.map((c) => c[0])
           : r.kind === "computed"
@@ -92,7 +99,7 @@ function neededColumns(table: Table, node: ReadNode): string[] {
       out.add(t.field.name);
     }
   }
-  return [...out];
+  return wholeRow ? table.columns.map((c) => c.name) : [...out];
 }
 
 function isPkFilter(t: LogicTree, pk: readonly string[]): string | null {

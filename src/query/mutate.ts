@@ -5,7 +5,10 @@
  * the affected and inserted counts, and the primary key for `Location`.
  *
  * The body is bound once, as jsonb, and expanded with
- * `jsonb_array_elements` and `jsonb_populate_record`.
+ * `jsonb_array_elements` and `jsonb_populate_record`. A column whose domain
+ * has a json parser (data representations: a `json → domain` cast) reads
+ * its key through that function instead; on such tables the record is
+ * populated from only the other written keys, so no other key is parsed.
  *
  * Pure.
  *
@@ -13,7 +16,14 @@
  */
 
 import type { MutatePlan } from "../plan/mutate.ts";
-import { bodySql, logicSql, type Rel, sourceSql } from "./read.ts";
+import type { Column, Table } from "../schema_cache/types.ts";
+import {
+  arrayLiteral,
+  bodySql,
+  logicSql,
+  type Rel,
+  sourceSql,
+} from "./read.ts";
 import {
   EMPTY,
   ident,
@@ -27,6 +37,53 @@ import {
 
 const MUT = ident("pgrst_mut");
 
+/** Whether some column of the table has a json parser. */
+function hasRepresentations(t: Table): boolean {
+  return t.columns.some((c) => c.repr?.fromJson !== undefined);
+}
+
+/**
+ * The object `jsonb_populate_record` reads: the element itself, or, when
+ * the table has columns with a json parser, only the keys written without
+ * one (the others are parsed by their functions, and keys not written,
+ * e.g. outside `?columns`, must not be parsed at all).
+ */
+function recordSource(plan: MutatePlan, element: Sql): Sql {
+  if (!hasRepresentations(plan.table)) return element;
+  const keys = plan.columns.filter((c) => c.repr?.fromJson === undefined)
+    .map((c) => c.name);
+  const e = ident("pgrst_e");
+  return sql`(SELECT coalesce(pg_catalog.jsonb_object_agg(${e}.key, ${e}.value), '{}') FROM pg_catalog.jsonb_each(${element}) AS ${e} WHERE ${e}.key = ANY(${
+    param(arrayLiteral(keys))
+  }::text[]))`;
+}
+
+const PARSED = ident("pgrst_rj");
+
+/**
+ * A written column's value: its json parser over the key's JSON value, or
+ * the populated record's field.
+ */
+function columnValue(c: Column, rec: Sql): Sql {
+  const fn = c.repr?.fromJson;
+  if (fn === undefined) return sql`${rec}.${ident(c.name)}`;
+  return sql`${qi(fn.schema, fn.name)}(${PARSED}.${ident(c.name)})`;
+}
+
+/**
+ * `, jsonb_to_record(element) AS pgrst_rj("col" json, …)`: the JSON values
+ * of the columns with a json parser, when any is written. A function scan
+ * (not `element -> 'col'`), so that the planner cannot fold the parser
+ * over a constant and raise its error when no row is written.
+ */
+function parsedSource(plan: MutatePlan, element: Sql): Sql {
+  const cols = plan.columns.filter((c) => c.repr?.fromJson !== undefined);
+  if (cols.length === 0) return EMPTY;
+  return sql`, jsonb_to_record(${element}) AS ${PARSED}(${
+    join(cols.map((c) => sql`${ident(c.name)} json`))
+  })`;
+}
+
 function insertSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
   const payload = plan.payload;
   const json = param(payload?.json ?? "[]");
@@ -38,7 +95,7 @@ function insertSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
   const rec = ident("pgrst_rec");
   const j = sql`${ident("pgrst_j")}.${ident("j")}`;
   const values = cols.map((c) => {
-    const v = sql`${rec}.${ident(c.name)}`;
+    const v = columnValue(c, rec);
     if (!plan.missingDefault) return v;
     const def = c.defaultValue === null ? sql`NULL` : keyword(c.defaultValue);
     return sql`CASE WHEN ${j} ? ${param(c.name)} THEN ${v} ELSE ${def} END`;
@@ -47,7 +104,9 @@ function insertSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
     join(cols.map((c) => ident(c.name)))
   }) SELECT ${join(values)} FROM jsonb_array_elements(${json}::jsonb) AS ${
     ident("pgrst_j")
-  }(${ident("j")}), jsonb_populate_record(null::${target}, ${j}) AS ${rec}`;
+  }(${ident("j")}), jsonb_populate_record(null::${target}, ${
+    recordSource(plan, j)
+  }) AS ${rec}${parsedSource(plan, j)}`;
   const oc = plan.onConflict;
   if (oc !== null) {
     const conflict = join(oc.columns.map((c) => ident(c)));
@@ -75,18 +134,25 @@ function whereSql(plan: MutatePlan, target: Sql): Sql {
 
 function updateSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
   const rec = ident("pgrst_rec");
-  const first = sql`(${param(plan.payload?.json ?? "[]")}::jsonb)->0`;
+  const body = sql`(${param(plan.payload?.json ?? "[]")}::jsonb)->0`;
+  // with data representations the object is read in several places: bind
+  // the body once, in a subquery the other FROM items refer to
+  const shared = hasRepresentations(plan.table);
+  const u = ident("pgrst_u");
+  const first = shared ? sql`${u}.${ident("j")}` : body;
   const sets = plan.columns.map((c) => {
-    const v = sql`${rec}.${ident(c.name)}`;
+    const v = columnValue(c, rec);
     if (!plan.missingDefault) return sql`${ident(c.name)} = ${v}`;
     const def = c.defaultValue === null ? sql`NULL` : keyword(c.defaultValue);
     return sql`${ident(c.name)} = CASE WHEN ${first} ? ${
       param(c.name)
     } THEN ${v} ELSE ${def} END`;
   });
-  return sql`UPDATE ${target} SET ${
-    join(sets)
-  } FROM jsonb_populate_record(null::${target}, ${first}) AS ${rec}${
+  return sql`UPDATE ${target} SET ${join(sets)} FROM ${
+    shared ? sql`(SELECT ${body} AS ${ident("j")}) AS ${u}, ` : EMPTY
+  }jsonb_populate_record(null::${target}, ${
+    recordSource(plan, first)
+  }) AS ${rec}${parsedSource(plan, first)}${
     whereSql(plan, target)
   } RETURNING ${returning}`;
 }

@@ -24,7 +24,11 @@ import type {
   ReadPlan,
 } from "../plan/plan.ts";
 import { isToOne } from "../plan/relationships.ts";
-import type { Routine } from "../schema_cache/types.ts";
+import type {
+  QualifiedName,
+  Representation,
+  Routine,
+} from "../schema_cache/types.ts";
 import { castSql } from "./casts.ts";
 import {
   EMPTY,
@@ -74,8 +78,14 @@ const IS_SQL = {
   unknown: "IS UNKNOWN",
 } as const;
 
-/** Column types, to know when a JSON path needs `to_jsonb`. */
-export type ColumnTypes = ReadonlyMap<string, { readonly nominalType: string }>;
+/**
+ * Column types, to know when a JSON path needs `to_jsonb`, and the data
+ * representations (domain cast functions) of columns that have them.
+ */
+export type ColumnTypes = ReadonlyMap<
+  string,
+  { readonly nominalType: string; readonly repr?: Representation }
+>;
 
 /** The relation columns are read from: its SQL reference and column types. */
 export interface Rel {
@@ -87,22 +97,56 @@ export interface Rel {
   readonly computed?: ReadonlyMap<string, Routine>;
   /** Embeds, for `rel=is.null` inside and/or trees. */
   readonly embeds?: readonly EmbedNode[];
+  /** The columns a select star reads, in order (the table's columns). */
+  readonly starColumns?: readonly string[];
 }
 
 /** The Rel of a relation read as `ref`, with its computed fields. */
 export function relOf(ref: Sql, row: Sql, node: ReadNode): Rel {
   const computed = node.computedFields;
   const embeds = node.embeds;
+  const starColumns = node.table.columns.map((c) => c.name);
   if (computed.size === 0) {
-    return { ref, row, types: node.table.columnsByName, embeds };
+    return { ref, row, types: node.table.columnsByName, embeds, starColumns };
   }
-  const types = new Map<string, { readonly nominalType: string }>(
+  const types = new Map<
+    string,
+    { readonly nominalType: string; readonly repr?: Representation }
+  >(
     node.table.columnsByName,
   );
   for (const [name, r] of computed) {
     if (!types.has(name)) types.set(name, { nominalType: r.returnTypeName });
   }
-  return { ref, row, types, computed, embeds };
+  return { ref, row, types, computed, embeds, starColumns };
+}
+
+/**
+ * The data representation function of a plain column (no JSON path, not a
+ * computed field) for one direction, or null: `toJson` formats output,
+ * `fromText` parses query-string values.
+ */
+export function reprFn(
+  r: Rel,
+  f: Field,
+  direction: "toJson" | "fromText",
+): QualifiedName | null {
+  if (f.jsonPath.length > 0 || r.computed?.has(f.name) === true) return null;
+  return r.types.get(f.name)?.repr?.[direction] ?? null;
+}
+
+/** `"schema"."fn"(arg)`: a call of a data representation function. */
+export function reprCall(fn: QualifiedName, arg: Sql): Sql {
+  return sql`${qi(fn.schema, fn.name)}(${arg})`;
+}
+
+/**
+ * A query-string value for a filter on `f`: through the column's text
+ * parser when its domain has one (`text → domain` cast), else as is.
+ */
+function filterValue(rel: Rel, f: Field, value: string): Sql {
+  const fn = reprFn(rel, f, "fromText");
+  return fn === null ? param(value) : reprCall(fn, sql`${param(value)}::text`);
 }
 
 /**
@@ -165,10 +209,14 @@ export function filterSql(rel: Rel, f: Filter): Sql {
   let cond: Sql;
   switch (op.kind) {
     case "op": {
-      const v = op.op === "like" || op.op === "ilike"
-        ? likePattern(op.value)
-        : op.value;
-      cond = sql`${lhs} ${keyword(SIMPLE_SQL[op.op])} ${param(v)}`;
+      // like/ilike patterns and IS DISTINCT FROM take the value as it is,
+      // as PostgREST does (no text parser of a data representation)
+      const rhs = op.op === "like" || op.op === "ilike"
+        ? param(likePattern(op.value))
+        : op.op === "isdistinct"
+        ? param(op.value)
+        : filterValue(rel, f.field, op.value);
+      cond = sql`${lhs} ${keyword(SIMPLE_SQL[op.op])} ${rhs}`;
       break;
     }
     case "quant": {
@@ -183,7 +231,16 @@ export function filterSql(rel: Rel, f: Filter): Sql {
       const values = op.values.length === 1 && op.values[0] === ""
         ? []
         : op.values;
-      cond = sql`${lhs} = ANY(${param(arrayLiteral(values))})`;
+      const parser = reprFn(rel, f.field, "fromText");
+      // with a text parser, each value goes through it (unnest as a map)
+      cond = parser === null || values.length === 0
+        ? sql`${lhs} = ANY(${param(arrayLiteral(values))})`
+        : sql`${lhs} = ANY(SELECT ${
+          reprCall(
+            parser,
+            sql`pg_catalog.unnest(${param(arrayLiteral(values))}::text[])`,
+          )
+        })`;
       break;
     }
     case "is":
@@ -322,19 +379,29 @@ export function selectSql(
   for (const it of items) {
     switch (it.kind) {
       case "star": {
-        const star = opts.spread?.star ?? [];
+        const star = opts.spread?.star ?? rel.starColumns ?? [];
         const clash = inner !== null &&
           star.some((c, k) => inner[at + k] !== c);
-        if (!clash) {
+        // columns with a data representation are formatted one by one
+        const formats = star.map((c) => rel.types.get(c)?.repr?.toJson ?? null);
+        if (!clash && formats.every((f) => f === null)) {
           cols.push(sql`${rel.ref}.*`);
           groupBy.push(sql`${rel.ref}.*`);
           at += star.length;
           break;
         }
-        for (const c of star) {
-          out(sql`${rel.ref}.${ident(c)}`, c, true);
-          groupBy.push(position());
-        }
+        star.forEach((c, k) => {
+          const col = sql`${rel.ref}.${ident(c)}`;
+          const fn = formats[k] ?? null;
+          if (fn === null) {
+            out(col, c, true);
+            groupBy.push(position());
+          } else {
+            out(reprCall(fn, col), c);
+            // json has no equality: group by the column itself
+            groupBy.push(col);
+          }
+        });
         break;
       }
       case "count":
@@ -346,7 +413,16 @@ export function selectSql(
         out(withCast(sql`pg_catalog.count(*)`, it.cast), it.alias ?? "count");
         break;
       case "field": {
-        const base = withCast(fieldSql(rel, it.field), it.cast);
+        const value = fieldSql(rel, it.field);
+        // a data representation formats the value (not an aggregate's
+        // argument); an explicit cast applies on top of it
+        const fmt = it.aggregate === null
+          ? reprFn(rel, it.field, "toJson")
+          : null;
+        const base = withCast(
+          fmt === null ? value : reprCall(fmt, value),
+          it.cast,
+        );
         if (it.aggregate !== null && raw) {
           out(base, it.alias ?? it.aggregate);
         } else if (it.aggregate !== null) {
@@ -359,9 +435,10 @@ export function selectSql(
         } else {
           const name = it.alias ?? fieldName(it.field);
           const plain = it.alias === null && it.cast === null &&
-            it.field.jsonPath.length === 0;
+            it.field.jsonPath.length === 0 && fmt === null;
           out(base, name, plain);
-          groupBy.push(position());
+          // json has no equality: a formatted value groups by its column
+          groupBy.push(fmt === null ? position() : value);
         }
         break;
       }
@@ -646,7 +723,14 @@ function rootRel(node: ReadNode, root: RootSource): Rel {
       node,
     );
   }
-  const name = isRows(root) ? ident(root.alias) : ident(CALL_ALIAS);
+  if (isRows(root)) {
+    // the rows are an anonymous record: a computed field or relationship
+    // takes it as the table's row type (overloads are told apart by it)
+    const name = ident(root.alias);
+    const row = sql`${name}::${qi(node.table.schema, node.table.name)}`;
+    return relOf(name, row, node);
+  }
+  const name = ident(CALL_ALIAS);
   return relOf(name, name, node);
 }
 

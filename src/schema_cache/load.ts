@@ -28,6 +28,8 @@ import {
   type ForeignKey,
   type MediaHandler,
   qualifiedKey,
+  type QualifiedName,
+  type Representation,
   type RolePrivileges,
   type Routine,
   type RoutineParam,
@@ -73,11 +75,30 @@ export function parseSettings(v: unknown): [string, string][] {
   });
 }
 
+/** A column's cast functions (`to_json`, `from_json`, `from_text`), or null. */
+export function representationOf(raw: unknown): Representation | null {
+  if (raw === null || raw === undefined) return null;
+  const o = rec(typeof raw === "string" ? JSON.parse(raw) : raw);
+  const fn = (v: unknown): QualifiedName | null => {
+    const pair = v === undefined ? null : qualifiedName(v);
+    return pair === null ? null : { schema: pair[0], name: pair[1] };
+  };
+  const toJson = fn(o["to_json"]);
+  const fromJson = fn(o["from_json"]);
+  const fromText = fn(o["from_text"]);
+  if (toJson === null && fromJson === null && fromText === null) return null;
+  return {
+    ...(toJson === null ? {} : { toJson }),
+    ...(fromJson === null ? {} : { fromJson }),
+    ...(fromText === null ? {} : { fromText }),
+  };
+}
+
 /** Builds a `Table` from a catalog row (exported for tests). */
 export function tableFromRow(row: Record<string, unknown>): Table {
   const columns: Column[] = arr(row["columns"]).map((c) => {
     const r = rec(c);
-    return {
+    const col: Column = {
       name: str(r["name"]),
       description: strOrNull(r["description"]),
       nullable: r["nullable"] === true,
@@ -92,6 +113,8 @@ export function tableFromRow(row: Record<string, unknown>): Table {
       enumValues: arr(r["enum"]).map(str),
       position: Number(r["position"]),
     };
+    const repr = representationOf(r["repr"]);
+    return repr === null ? col : { ...col, repr };
   });
   return {
     schema: str(row["schema"]),

@@ -27,6 +27,29 @@ export interface Column {
   readonly generated: boolean;
   readonly enumValues: readonly string[];
   readonly position: number;
+  /**
+   * Data representations: the implicit cast functions of the column's
+   * domain type (PostgREST's "domain representations"). Absent when the
+   * column's type is not such a domain.
+   */
+  readonly repr?: Representation;
+}
+
+/** A schema-qualified function name. */
+export interface QualifiedName {
+  readonly schema: string;
+  readonly name: string;
+}
+
+/**
+ * The cast functions of a domain: `toJson` formats a value for output
+ * (domain → json), `fromJson` parses a body value (json → domain) and
+ * `fromText` a query-string value (text → domain). Each may be absent.
+ */
+export interface Representation {
+  readonly toJson?: QualifiedName;
+  readonly fromJson?: QualifiedName;
+  readonly fromText?: QualifiedName;
 }
 
 /** A table, view, materialized view or foreign table. */

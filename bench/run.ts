@@ -11,7 +11,8 @@
  *    that it may insert into and `bench.patches` (1,000 rows) whose prices
  *    it may update (bench/scenarios.ts, `datasetSql`).
  * 2. Starts three servers, each its own process on a free loopback port:
- *    - `pgrest`: `deno run -A main.ts` (PGRST_DB_SCHEMAS=bench,
+ *    - `pgrest`: `deno run -A --v8-flags=--max-semi-space-size=4 main.ts`
+ *      (the V8 flag of `deno task start`; PGRST_DB_SCHEMAS=bench,
  *      PGRST_DB_ANON_ROLE=bench_anon, PGRST_DB_POOL=10, log level crit;
  *      PGRST_DB_TX_END left at its default, commit);
  *    - `ceiling`: bench/ceiling_server.ts, `Deno.serve` + postgres.js running
@@ -384,8 +385,9 @@ const POOL = 10;
 const SERVERS: readonly ServerSpec[] = [
   {
     name: "pgrest",
-    description: `pgrest: deno run -A main.ts (pool ${POOL})`,
-    args: ["run", "-A", "main.ts"],
+    description:
+      `pgrest: deno run -A --v8-flags=--max-semi-space-size=4 main.ts (pool ${POOL}), as deno task start`,
+    args: ["run", "-A", "--v8-flags=--max-semi-space-size=4", "main.ts"],
     env: (port, cluster) => ({
       PGRST_DB_URI: cluster.uri,
       PGRST_DB_SCHEMAS: BENCH_SCHEMA,

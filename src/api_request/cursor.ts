@@ -27,9 +27,20 @@ export class ParseFailure extends Error {
 export class Cursor {
   readonly chars: readonly string[];
   pos = 0;
+  readonly #text: string;
+  /** The UTF-16 offset of each code point in `#text`, then its length. */
+  readonly #offsets: Uint32Array;
 
   constructor(text: string) {
     this.chars = Array.from(text);
+    this.#text = text;
+    this.#offsets = new Uint32Array(this.chars.length + 1);
+    let at = 0;
+    for (let i = 0; i < this.chars.length; i++) {
+      this.#offsets[i] = at;
+      at += this.chars[i]?.length ?? 0;
+    }
+    this.#offsets[this.chars.length] = at;
   }
 
   get done(): boolean {
@@ -55,8 +66,14 @@ export class Cursor {
     return true;
   }
 
+  /**
+   * The input from the current position on. A slice of the input string,
+   * not a join of `chars`: grammars call it once per level or item, and a
+   * copy each time made parsing quadratic in the input's length.
+   */
   rest(): string {
-    return this.chars.slice(this.pos).join("");
+    const i = Math.min(Math.max(this.pos, 0), this.chars.length);
+    return this.#text.slice(this.#offsets[i]);
   }
 
   /** Fails here with `expecting`. */

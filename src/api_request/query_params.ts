@@ -107,7 +107,18 @@ const AGGREGATES: readonly AggregateFn[] = [
   "max",
 ];
 
-function parseSelectItem(c: Cursor): SelectItem {
+/**
+ * How deep `select` embeds and `and`/`or` trees may nest in the grammar.
+ * The parsers and the SQL renderer recurse once per level, so without a cap
+ * a URL of a few thousand parentheses overflowed the JavaScript stack (a
+ * 500). Far above `server-max-embed-depth` (16 by default), which is checked
+ * after parsing with its own error.
+ */
+export const MAX_NESTING = 100;
+
+const NESTING_EXPECTING = `at most ${MAX_NESTING} levels of nesting`;
+
+function parseSelectItem(c: Cursor, depth: number): SelectItem {
   if (c.eat("*")) return { kind: "star" };
   const spread = c.eat("...");
   // alias
@@ -147,8 +158,9 @@ function parseSelectItem(c: Cursor): SelectItem {
       }
     }
     if (c.peek() === "(") {
+      if (depth >= MAX_NESTING) c.fail(NESTING_EXPECTING);
       c.pos++;
-      const select = parseSelectList(c, ")");
+      const select = parseSelectList(c, ")", depth + 1);
       if (!c.eat(")")) c.fail('")"');
       return { kind: "embed", name, alias, hint, joinType, spread, select };
     }
@@ -174,12 +186,16 @@ function parseSelectItem(c: Cursor): SelectItem {
   return { kind: "field", field, alias, cast, aggregate, aggregateCast };
 }
 
-function parseSelectList(c: Cursor, close: string): SelectItem[] {
+function parseSelectList(
+  c: Cursor,
+  close: string,
+  depth: number,
+): SelectItem[] {
   const items: SelectItem[] = [];
   if (c.peek() === close) return items;
   for (;;) {
     while (c.peek() === " ") c.pos++;
-    items.push(parseSelectItem(c));
+    items.push(parseSelectItem(c, depth));
     while (c.peek() === " ") c.pos++;
     if (c.eat(",")) continue;
     if (c.done || c.peek() === close || close === "") return items;
@@ -192,7 +208,7 @@ export function parseSelect(text: string): SelectItem[] {
   return runParser("select parameter", text, (c) => {
     if (c.done) return [];
     // like PostgREST's parser, text after the last complete item is ignored
-    return parseSelectList(c, "");
+    return parseSelectList(c, "", 0);
   });
 }
 
@@ -396,16 +412,18 @@ function skipSpaces(c: Cursor): void {
   while (c.peek() === " ") c.pos++;
 }
 
-function parseLogicTree(c: Cursor): LogicTree {
+function parseLogicTree(c: Cursor, depth: number): LogicTree {
   skipSpaces(c);
   // try a logic expression: [not.](and|or)(
   const m = /^(not\.)?(and|or)\(/.exec(c.rest());
   if (m) {
+    if (depth >= MAX_NESTING) c.fail(NESTING_EXPECTING);
     c.pos += m[0].length;
     return parseLogicChildren(
       c,
       m[1] !== undefined,
       m[2] === "and" ? "and" : "or",
+      depth + 1,
     );
   }
   if (c.peek() !== '"' && !isFieldChar(c.peek())) c.fail(LOGIC_EXPECTING);
@@ -419,11 +437,12 @@ function parseLogicChildren(
   c: Cursor,
   negated: boolean,
   op: "and" | "or",
+  depth: number,
 ): LogicTree {
-  const children: LogicTree[] = [parseLogicTree(c)];
+  const children: LogicTree[] = [parseLogicTree(c, depth)];
   skipSpaces(c);
   while (c.eat(",")) {
-    children.push(parseLogicTree(c));
+    children.push(parseLogicTree(c, depth));
     skipSpaces(c);
   }
   if (!c.eat(")")) c.fail('"," or ")"');
@@ -439,7 +458,7 @@ export function parseLogic(
   return runParser("logic tree", text, (c) => {
     if (!c.eat("(")) c.fail('"("');
     // like PostgREST, text after the closing parenthesis is ignored
-    return parseLogicChildren(c, negated, op);
+    return parseLogicChildren(c, negated, op, 1);
   });
 }
 

@@ -300,3 +300,16 @@ test("POST with missing=default keeps the default of an absent represented key",
     color: "#000000",
   }]);
 });
+
+test("a spread embed lifts formatted columns", async () => {
+  assert.deepEqual(
+    await get("/lists?select=id,...todos(color,name)&order=id"),
+    [
+      { id: 1, color: "#000100", name: "Essay" },
+      { id: 2, color: "#000000", name: "Report" },
+    ],
+  );
+  assert.deepEqual(await get("/lists?select=id,...todos(*)&id=eq.1"), [
+    { id: 2, name: "Essay", color: "#000100", note: "second" },
+  ]);
+});

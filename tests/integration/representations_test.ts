@@ -313,3 +313,25 @@ test("a spread embed lifts formatted columns", async () => {
     { id: 2, name: "Essay", color: "#000100", note: "second" },
   ]);
 });
+
+test("PATCH and DELETE filters parse their values through the text cast", async () => {
+  const patched = await call("PATCH", "/todos?color=eq.000100&select=id", {
+    body: { note: "p" },
+    prefer: "return=representation",
+  });
+  assert.deepEqual(patched.body, [{ id: 2 }]);
+  const deleted = await call(
+    "DELETE",
+    "/lists?id=eq.1&select=id",
+    { prefer: "return=representation" },
+  );
+  assert.deepEqual(deleted.body, [{ id: 1 }]);
+  const gone = await call(
+    "DELETE",
+    "/todos?color=in.(01E240)&select=id,color",
+    {
+      prefer: "return=representation",
+    },
+  );
+  assert.deepEqual(gone.body, [{ id: 3, color: "#01E240" }]);
+});

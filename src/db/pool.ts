@@ -51,10 +51,13 @@ export interface TxRequest {
   readonly statements: readonly Statement[];
   readonly end: TxEnd;
   /**
-   * Aborted when the client goes away: the running statement is cancelled
-   * (a CancelRequest), so its connection is free again at once.
+   * The request's abort signal, aborted when the client goes away: the
+   * running statement is then cancelled (a CancelRequest), so its
+   * connection is free again at once. A function, called only for a
+   * transaction still running after {@linkcode CANCEL_WATCH_MS}: making a
+   * signal costs every request that asks for one.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: () => AbortSignal;
   /** Whether the request carried a valid JWT (401 vs 403 on 42501). */
   readonly authenticated: boolean;
 }
@@ -205,6 +208,56 @@ export function transactionSteps(
   return { steps, first: 1, count };
 }
 
+/** How long a transaction runs before its request's signal is watched. */
+export const CANCEL_WATCH_MS = 100;
+
+interface Watched {
+  readonly since: number;
+  readonly signal: () => AbortSignal;
+  readonly onAbort: () => void;
+  attached: AbortSignal | null;
+}
+
+/**
+ * Watches the abort signals of long-running transactions: one timer for
+ * all of them, and a signal asked for only once its transaction has run
+ * {@linkcode CANCEL_WATCH_MS}, so that short requests never make one.
+ */
+class AbortWatcher {
+  #watched = new Set<Watched>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  watch(signal: () => AbortSignal, onAbort: () => void): Watched {
+    const w: Watched = { since: Date.now(), signal, onAbort, attached: null };
+    this.#watched.add(w);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#tick(), CANCEL_WATCH_MS);
+      Deno.unrefTimer(this.#timer as unknown as number);
+    }
+    return w;
+  }
+
+  unwatch(w: Watched): void {
+    this.#watched.delete(w);
+    w.attached?.removeEventListener("abort", w.onAbort);
+    if (this.#watched.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    for (const w of this.#watched) {
+      if (w.attached !== null || now - w.since < CANCEL_WATCH_MS) continue;
+      const s = w.signal();
+      w.attached = s;
+      if (s.aborted) w.onAbort();
+      else s.addEventListener("abort", w.onAbort, { once: true });
+    }
+  }
+}
+
 /** Opens the pools (lazily: connections are made on first use). */
 export function createDb(config: Config): Db {
   // the LISTEN connection (db-channel): postgres.js reconnects it and
@@ -218,6 +271,7 @@ export function createDb(config: Config): Db {
     connection: { application_name: "pgrest" },
   });
   const prepare = config.dbPreparedStatements;
+  const watcher = new AbortWatcher();
   const wire = new WirePool(
     parseConnectOptions(connectionUrl(config.dbUri), {
       applicationName: "pgrest",
@@ -240,8 +294,9 @@ export function createDb(config: Config): Db {
         throw mapDriverError(e, tx.authenticated);
       }
       let healthy = true;
-      const cancel = () => void conn.cancel();
-      tx.signal?.addEventListener("abort", cancel, { once: true });
+      const watch = tx.signal === undefined
+        ? null
+        : watcher.watch(tx.signal, () => void conn.cancel());
       try {
         const batch = transactionSteps(tx);
         const res = await conn.run(batch.steps, prepare);
@@ -264,7 +319,7 @@ export function createDb(config: Config): Db {
         if (isConnectionLoss(e) || conn.dead) healthy = false;
         throw mapDriverError(e, tx.authenticated);
       } finally {
-        tx.signal?.removeEventListener("abort", cancel);
+        if (watch !== null) watcher.unwatch(watch);
         wire.release(conn, healthy);
       }
     },

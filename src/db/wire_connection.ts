@@ -449,12 +449,16 @@ export class WireConnection {
    * with 57014 and the batch ends as usual. Never throws.
    */
   async cancel(): Promise<void> {
-    if (this.#dead || this.#batches.length === 0 || this.backendPid === 0) {
+    const running = this.#batches[0];
+    if (this.#dead || running === undefined || this.backendPid === 0) {
       return;
     }
     try {
       const c = await openDeno(this.#opts);
       try {
+        // the batch may have ended (and the connection gone to another
+        // request) while the cancel connection opened: cancel only its own
+        if (this.#batches[0] !== running) return;
         const req = cancelRequest(this.backendPid, this.backendSecret);
         let off = 0;
         while (off < req.length) off += await c.write(req.subarray(off));

@@ -6,13 +6,16 @@
  *   deno run -A bench/security_load.ts [--duration 60] [--connections 50]
  *     [--quiet-duration 15] [--quiet-connections 10] [--settle 15]
  *     [--cycles 1] [--out bench/results/security_load.json] [--seed 1]
+ *     [--exclude KIND,…] [--v8-flags=--max-semi-space-size=4]
  *
  * 1. Starts a private PostgreSQL cluster with the test fixtures
  *    (tests/harness/with_pg.ts, `fresh: true`) and pgrest as its own process
  *    (`deno run -A main.ts`, tests/harness/server.ts) with
  *    `PGRST_DB_SCHEMAS=api,fuzz`, `PGRST_DB_ANON_ROLE=web_anon`, the tests'
  *    JWT secret and `PGRST_LOG_LEVEL=crit`; everything else is pgrest's
- *    default (pool 10, commit). A 3 s warm-up is not measured; the RSS after
+ *    default (pool 10, commit). The server's V8 flags are those of
+ *    `deno task start` (`--max-semi-space-size=4`, through DENO_V8_FLAGS),
+ *    or `--v8-flags` (`--v8-flags=` for V8's defaults). A 3 s warm-up is not measured; the RSS after
  *    it is the RSS "at start".
  * 2. Quiet phases: only valid requests (filtered reads, embeds, RPC by GET
  *    and POST, reads with a valid JWT of `web_user`, 1,500 distinct tokens,
@@ -35,7 +38,8 @@
  *    without privileges).
  * 4. `--settle` idle seconds, the RSS, and the first quiet phase again.
  *    `--cycles N` repeats steps 3 and 4, to tell a leak (growing every
- *    cycle) from the heap's size.
+ *    cycle) from the heap's size. `--exclude` leaves request kinds (as
+ *    named in the report) out of the mix, to find what costs time or memory.
  *
  * The load generator is this process, outside the server: one raw HTTP/1.1
  * keep-alive TCP connection per loop (`Deno.connect`), so that hostile bytes
@@ -83,6 +87,8 @@ const { values: flags } = parseArgs({
     "quiet-connections": { type: "string", default: "10" },
     settle: { type: "string", default: "15" },
     cycles: { type: "string", default: "1" },
+    exclude: { type: "string", default: "" },
+    "v8-flags": { type: "string", default: "--max-semi-space-size=4" },
     out: { type: "string", default: "bench/results/security_load.json" },
     seed: { type: "string", default: "1" },
   },
@@ -105,6 +111,12 @@ const OPTIONS = {
   ),
   settleS: positive("settle", flags.settle),
   cycles: Math.round(positive("cycles", flags.cycles)),
+  /** V8 flags of the server (DENO_V8_FLAGS), as `deno task start` has. */
+  v8Flags: flags["v8-flags"],
+  /** Request kinds left out of the mix (comma-separated), for diagnosis. */
+  exclude: flags.exclude.split(",").map((k) => k.trim()).filter((k) =>
+    k !== ""
+  ),
   out: flags.out,
   seed: Math.round(positive("seed", flags.seed)),
 } as const;
@@ -1283,7 +1295,8 @@ function markdown(r: Report): string {
   out.push(
     "# Security mixed-load benchmark (issue 9)",
     "",
-    `${r.date}, ${r.machine.cpus} CPUs, Deno ${r.machine.deno}. Attack mix: ` +
+    `${r.date}, ${r.machine.cpus} CPUs, Deno ${r.machine.deno}, server V8 ` +
+      `flags: ${r.options.v8Flags || "(V8's defaults)"}. Attack mix: ` +
       `${r.mix.attack.valid * 100}% valid, ${
         r.mix.attack.bad_jwt * 100
       }% invalid JWT, ${r.mix.attack.hostile * 100}% hostile; ` +
@@ -1433,6 +1446,7 @@ async function main(): Promise<void> {
       PGRST_DB_ANON_ROLE: "web_anon",
       PGRST_JWT_SECRET: SECRET,
       PGRST_LOG_LEVEL: "crit",
+      ...(OPTIONS.v8Flags === "" ? {} : { DENO_V8_FLAGS: OPTIONS.v8Flags }),
     };
     log("starting pgrest");
     server = await startServer({ env });
@@ -1440,7 +1454,14 @@ async function main(): Promise<void> {
     const pid = server.process.pid;
     hostHeader = `127.0.0.1:${port}`;
     const tokens = await makeTokens();
-    const all = templates(tokens);
+    const known = templates(tokens);
+    const unknown = OPTIONS.exclude.filter((k) =>
+      !known.some((t) => t.kind === k)
+    );
+    if (unknown.length > 0) {
+      throw new Error(`--exclude: no request kind ${unknown.join(", ")}`);
+    }
+    const all = known.filter((t) => !OPTIONS.exclude.includes(t.kind));
     sampler = rssSampler(pid, t0);
     const validOnly = mixer(all, { valid: 1 });
     const attackShares = { valid: 0.4, bad_jwt: 0.3, hostile: 0.3 } as const;

@@ -4,7 +4,8 @@
 # Usage: sh tests/security/sqlmap.sh            (from the repository root)
 # Needs: deno, PostgreSQL 15 binaries (as for `deno task test`) and Debian's
 #        sqlmap (`apt-get install -y sqlmap`). Runs as root or as a normal
-#        user; takes about 12 minutes on 2 cores and one of them.
+#        user. The full run sends about 350,000 requests: 49 minutes on a
+#        busy 2-core machine (sqlmap is single-threaded here).
 #
 # tests/security/sqlmap_server.ts starts a private PostgreSQL cluster, loads
 # tests/security/sqlmap_fixture.sql and starts pgrest on it with

@@ -23,9 +23,6 @@ RUN deno compile --frozen --allow-net --allow-env --allow-read --allow-write \
 # --- runtime: glibc (deno compile targets *-linux-gnu only), no shell ----------
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /pgrest /pgrest
-# fewer glibc malloc arenas: memory freed after a burst of large requests
-# goes back to the system instead of staying in per-thread arenas
-ENV MALLOC_ARENA_MAX=2
 USER nonroot:nonroot
 EXPOSE 3000
 ENTRYPOINT ["/pgrest"]

@@ -15,9 +15,7 @@
  *    JWT secret and `PGRST_LOG_LEVEL=crit`; everything else is pgrest's
  *    default (pool 10, commit). The server's V8 flags are those of
  *    `deno task start` (`--max-semi-space-size=4`, through DENO_V8_FLAGS),
- *    or `--v8-flags` (`--v8-flags=` for V8's defaults), and it runs with
- *    `MALLOC_ARENA_MAX=2` (or the caller's), as the Dockerfile and the
- *    systemd unit set it. A 3 s warm-up is not measured; the RSS after
+ *    or `--v8-flags` (`--v8-flags=` for V8's defaults). A 3 s warm-up is not measured; the RSS after
  *    it is the RSS "at start".
  * 2. Quiet phases: only valid requests (filtered reads, embeds, RPC by GET
  *    and POST, reads with a valid JWT of `web_user`, 1,500 distinct tokens,
@@ -1448,8 +1446,6 @@ async function main(): Promise<void> {
       PGRST_DB_ANON_ROLE: "web_anon",
       PGRST_JWT_SECRET: SECRET,
       PGRST_LOG_LEVEL: "crit",
-      // as the Dockerfile and the systemd unit run it
-      MALLOC_ARENA_MAX: Deno.env.get("MALLOC_ARENA_MAX") ?? "2",
       ...(OPTIONS.v8Flags === "" ? {} : { DENO_V8_FLAGS: OPTIONS.v8Flags }),
     };
     log("starting pgrest");

@@ -11,8 +11,9 @@
  * A transaction that rolls back, or whose end depends on its results, is an
  * explicit BEGIN … ROLLBACK/COMMIT block.
  *
- * postgres.js (a small pool of its own) runs the catalog queries and the
- * LISTEN connection. Driver failures map to `PgrstError`s.
+ * Catalog queries use the same pool; postgres.js keeps only the LISTEN
+ * connection (it reconnects and re-LISTENs by itself). Failures map to
+ * `PgrstError`s.
  *
  * @module
  */
@@ -80,8 +81,8 @@ export interface Db {
   /** Pool usage for metrics. */
   stats(): { max: number; inUse: number; waiting: number; timeouts: number };
   /**
-   * Stops reusing prepared statements (after a schema reload): statements
-   * are prepared again under new names on every connection.
+   * Stops reusing prepared statements (after a schema reload): every
+   * connection runs DEALLOCATE ALL before its next batch.
    */
   invalidateStatements(): void;
   close(): Promise<void>;
@@ -101,10 +102,8 @@ function isServerError(e: unknown): e is DriverError & { code: string } {
     typeof (e as DriverError).code === "string";
 }
 
+/** Socket error codes and SQLSTATEs of a connection that is gone. */
 const LOST = new Set([
-  "CONNECTION_CLOSED",
-  "CONNECTION_DESTROYED",
-  "CONNECTION_ENDED",
   "ECONNRESET",
   "EPIPE",
   "ECONNREFUSED",
@@ -285,62 +284,66 @@ export function createDb(config: Config): Db {
     },
   );
 
+  /**
+   * Runs `work` on a pooled connection and gives the connection back (closed
+   * when it died); every failure becomes the client's error.
+   */
+  async function withConnection<T>(
+    authenticated: boolean,
+    work: (conn: WireConnection) => Promise<T>,
+  ): Promise<T> {
+    let conn: WireConnection;
+    try {
+      conn = await wire.acquire();
+    } catch (e) {
+      throw mapDriverError(e, authenticated);
+    }
+    let healthy = true;
+    try {
+      return await work(conn);
+    } catch (e) {
+      if (isConnectionLoss(e) || conn.dead) healthy = false;
+      throw mapDriverError(e, authenticated);
+    } finally {
+      wire.release(conn, healthy);
+    }
+  }
+
   return {
-    async transaction(tx: TxRequest): Promise<(readonly Row[])[]> {
-      let conn: WireConnection;
-      try {
-        conn = await wire.acquire();
-      } catch (e) {
-        throw mapDriverError(e, tx.authenticated);
-      }
-      let healthy = true;
-      const watch = tx.signal === undefined
-        ? null
-        : watcher.watch(tx.signal, () => void conn.cancel());
-      try {
-        const batch = transactionSteps(tx);
-        const res = await conn.run(batch.steps, prepare);
-        if (res.error !== null) {
-          // an explicit transaction stays open, aborted, after the Sync
-          if (res.txStatus !== "I") await conn.run([ROLLBACK], prepare);
-          throw res.error;
+    transaction(tx: TxRequest): Promise<(readonly Row[])[]> {
+      return withConnection(tx.authenticated, async (conn) => {
+        const watch = tx.signal === undefined
+          ? null
+          : watcher.watch(tx.signal, () => void conn.cancel());
+        try {
+          const batch = transactionSteps(tx);
+          const res = await conn.run(batch.steps, prepare);
+          if (res.error !== null) {
+            // an explicit transaction stays open, aborted, after the Sync
+            if (res.txStatus !== "I") await conn.run([ROLLBACK], prepare);
+            throw res.error;
+          }
+          const rows = res.rows.slice(batch.first, batch.first + batch.count);
+          if (typeof tx.end === "function") {
+            const decision = tx.end(rows);
+            const end = await conn.run(
+              [decision === "commit" ? COMMIT : ROLLBACK],
+              prepare,
+            );
+            if (end.error !== null) throw end.error;
+          }
+          return rows;
+        } finally {
+          if (watch !== null) watcher.unwatch(watch);
         }
-        const rows = res.rows.slice(batch.first, batch.first + batch.count);
-        if (typeof tx.end === "function") {
-          const decision = tx.end(rows);
-          const end = await conn.run(
-            [decision === "commit" ? COMMIT : ROLLBACK],
-            prepare,
-          );
-          if (end.error !== null) throw end.error;
-        }
-        return rows;
-      } catch (e) {
-        if (isConnectionLoss(e) || conn.dead) healthy = false;
-        throw mapDriverError(e, tx.authenticated);
-      } finally {
-        if (watch !== null) watcher.unwatch(watch);
-        wire.release(conn, healthy);
-      }
+      });
     },
-    async query(text: string, params: readonly unknown[]) {
-      let conn: WireConnection;
-      try {
-        conn = await wire.acquire();
-      } catch (e) {
-        throw mapDriverError(e, false);
-      }
-      let healthy = true;
-      try {
+    query(text: string, params: readonly unknown[]) {
+      return withConnection(false, async (conn) => {
         const res = await conn.run([{ text, params }], false);
         if (res.error !== null) throw res.error;
         return res.rows[0] ?? [];
-      } catch (e) {
-        if (isConnectionLoss(e) || conn.dead) healthy = false;
-        throw mapDriverError(e, false);
-      } finally {
-        wire.release(conn, healthy);
-      }
+      });
     },
     async listen(channel, onNotify, onListen) {
       const sub = await sql.listen(

@@ -343,13 +343,16 @@ export class WireConnection {
         opts.connectTimeoutMs,
       );
     });
+    const opening = openTransport(opts);
     try {
-      const transport = await Promise.race([openTransport(opts), timeout]);
+      const transport = await Promise.race([opening, timeout]);
       conn = new WireConnection(transport, opts);
       await Promise.race([conn.#start(), timeout]);
       return conn;
     } catch (e) {
-      conn?.close();
+      if (conn !== null) conn.close();
+      // a socket that opens after the timeout is closed, not leaked
+      else opening.then((t) => t.close(), () => {});
       throw e;
     } finally {
       clearTimeout(timer);

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { arrayLiteral } from "../query/sql.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -258,18 +260,6 @@ export function paramText(v: unknown): string | null {
       }
       return JSON.stringify(v);
   }
-}
-
-/** A PostgreSQL array literal (`{"a","b",NULL}`) of a JS array. */
-export function arrayLiteral(items: readonly unknown[]): string {
-  const parts = items.map((x) => {
-    if (Array.isArray(x)) return arrayLiteral(x);
-    const t = paramText(x);
-    return t === null
-      ? "NULL"
-      : `"${t.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
-  });
-  return `{${parts.join(",")}}`;
 }
 
 /** A result column: its name and type OID. */

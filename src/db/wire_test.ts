@@ -8,10 +8,10 @@
 
 import assert from "node:assert/strict";
 import { parseConnectOptions } from "./connect_options.ts";
+import { arrayLiteral } from "../query/sql.ts";
 import { transactionSteps } from "./pool.ts";
 import { md5Password, scramClient } from "./scram.ts";
 import {
-  arrayLiteral,
   MessageReader,
   MessageWriter,
   paramText,

@@ -22,6 +22,7 @@ import {
   type SchemaCache,
   type Table,
 } from "../schema_cache/types.ts";
+import { arrayLiteral } from "../query/sql.ts";
 import { closestMatch } from "./fuzzy.ts";
 import type { CallSource } from "./plan.ts";
 
@@ -120,14 +121,6 @@ function argText(v: unknown): string | null {
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   return JSON.stringify(v);
-}
-
-function pgArray(values: readonly unknown[]): string {
-  return `{${
-    values.map((v) =>
-      `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
-    ).join(",")
-  }}`;
 }
 
 /** PostgREST widens fixed-length argument types so values are not cut. */
@@ -248,11 +241,11 @@ function argValue(
     return v === null ? null : JSON.stringify(v);
   }
   if (p.variadic && !Array.isArray(v) && v !== null && v !== undefined) {
-    return pgArray([v]);
+    return arrayLiteral([v]);
   }
   if (Array.isArray(v)) {
     return p.variadic || p.type.endsWith("[]")
-      ? pgArray(v)
+      ? arrayLiteral(v)
       : argText(v[v.length - 1]);
   }
   return argText(v);

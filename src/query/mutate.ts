@@ -17,13 +17,8 @@
 
 import type { MutatePlan } from "../plan/mutate.ts";
 import type { Column, Table } from "../schema_cache/types.ts";
-import {
-  arrayLiteral,
-  bodySql,
-  logicSql,
-  type Rel,
-  sourceSql,
-} from "./read.ts";
+import { arrayLiteral } from "./sql.ts";
+import { bodySql, logicSql, type Rel, sourceSql } from "./read.ts";
 import {
   EMPTY,
   ident,

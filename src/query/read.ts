@@ -31,6 +31,7 @@ import type {
 } from "../schema_cache/types.ts";
 import { castSql } from "./casts.ts";
 import {
+  arrayLiteral,
   EMPTY,
   ident,
   join,
@@ -188,14 +189,6 @@ export function fieldName(f: Field): string {
     if (typeof k === "string" && k !== "") return k;
   }
   return f.name;
-}
-
-/** Builds a PostgreSQL array literal from values. */
-export function arrayLiteral(values: readonly string[]): string {
-  return `{${
-    values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)
-      .join(",")
-  }}`;
 }
 
 function likePattern(v: string): string {
@@ -791,14 +784,14 @@ export function bodySql(
   const handler = plan.media.kind === "raw" ? plan.media.handler ?? null : null;
   if (send !== null && handler !== null) {
     // a media type handler: the aggregate over the rows, in binary form
-    return sql`coalesce(encode(${ident(send[0])}.${ident(send[1])}(${
-      ident(handler[0])
-    }.${ident(handler[1])}(_postgrest_t)), 'base64'), '')`;
+    return sql`coalesce(encode(${qi(send[0], send[1])}(${
+      qi(handler[0], handler[1])
+    }(_postgrest_t)), 'base64'), '')`;
   }
   if (send !== null) {
     // the binary form travels as base64 text and is decoded before sending
-    return sql`coalesce(encode(${ident(send[0])}.${
-      ident(send[1])
+    return sql`coalesce(encode(${
+      qi(send[0], send[1])
     }((array_agg(${value}))[1]), 'base64'), '')`;
   }
   if (

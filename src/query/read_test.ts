@@ -23,8 +23,8 @@ import type { OutputMedia } from "../plan/negotiate.ts";
 import type { PlannedItem, ReadNode, ReadPlan } from "../plan/plan.ts";
 import type { Column, Table } from "../schema_cache/types.ts";
 import { castType } from "./casts.ts";
+import { arrayLiteral } from "./sql.ts";
 import {
-  arrayLiteral,
   bodySql,
   countSql,
   fieldName,

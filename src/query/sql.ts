@@ -45,6 +45,21 @@ export function qi(schema: string, name: string): Sql {
   return sql`${ident(schema)}.${ident(name)}`;
 }
 
+/**
+ * A PostgreSQL array literal (`{"a","b",NULL}`) of JS values, bound as one
+ * parameter: null is NULL, arrays nest, objects are JSON, the rest their
+ * text. The one array-quoting rule.
+ */
+export function arrayLiteral(values: readonly unknown[]): string {
+  const items = values.map((v): string => {
+    if (v === null || v === undefined) return "NULL";
+    if (Array.isArray(v)) return arrayLiteral(v);
+    const text = typeof v === "object" ? JSON.stringify(v) : String(v);
+    return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  });
+  return `{${items.join(",")}}`;
+}
+
 /** A bind parameter. */
 export function param(value: unknown): Sql {
   return new Sql([{ value }]);

@@ -475,7 +475,8 @@ export function planRequest(
     }
     if (target.kind === "routine") {
       const { call } = planCall(
-        { ...req, method: "POST", body: null },
+        // a lookup only: no body, so no content type to read it by
+        { ...req, method: "POST", body: null, contentType: "application/json" },
         target.name,
         cache,
         role,

@@ -983,3 +983,15 @@ test("a table's media type handler is not used for a narrowed select (406)", asy
   const body = await expectJson(res, 406);
   assert.deepEqual((body as Record<string, unknown>)["code"], "PGRST107");
 });
+
+test("OPTIONS on a function ignores the request's Content-Type", async () => {
+  for (const type of ["application/json", "text/plain"]) {
+    const res = await get("/rpc/welcome", {
+      method: "OPTIONS",
+      headers: { "Content-Type": type },
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 200, type);
+    assert.ok(res.headers.get("allow")?.includes("POST"), type);
+  }
+});

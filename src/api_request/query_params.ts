@@ -579,6 +579,7 @@ function rejectNul(key: string, value: string): void {
     [`${key} parameter`, value],
   ];
   for (const [what, text] of parts) {
+    if (!text.includes("\u0000")) continue;
     const at = Array.from(text).indexOf("\u0000");
     if (at >= 0) {
       throw parseError(

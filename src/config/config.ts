@@ -195,6 +195,21 @@ const nonNegativeInt = integer(
   "a non-negative integer",
 );
 const port = integer(0, 65535, "a port number (0 to 65535)");
+/** Seconds for a timer: setTimeout overflows beyond 2^31 - 1 ms. */
+const timeoutSeconds = integer(
+  0,
+  2_147_483,
+  "a number of seconds (0 to 2147483)",
+);
+
+/** Unix socket permissions: three octal digits, 600 to 777 (PostgREST). */
+function socketMode(value: string, fail: Fail): string {
+  const t = value.trim();
+  if (!/^[0-7]{3}$/.test(t) || parseInt(t, 8) < 0o600) {
+    fail("is not a socket mode (three octal digits, 600 to 777)");
+  }
+  return t;
+}
 
 const TRUE_WORDS: ReadonlySet<string> = new Set(["true", "on", "yes", "1"]);
 const FALSE_WORDS: ReadonlySet<string> = new Set(["false", "off", "no", "0"]);
@@ -461,7 +476,7 @@ const SPECS: readonly KeySpec[] = [
     "server-header-read-timeout",
     "serverHeaderReadTimeout",
     "seconds for a connection's first header section and of idleness (pgrest; 0: no connection guard)",
-    nonNegativeInt,
+    timeoutSeconds,
   ),
   spec(
     "server-max-connections",
@@ -509,7 +524,7 @@ const SPECS: readonly KeySpec[] = [
     "server-request-timeout",
     "serverRequestTimeout",
     "seconds a request may take, 504 after (pgrest; 0: no limit)",
-    nonNegativeInt,
+    timeoutSeconds,
   ),
   spec(
     "server-host",
@@ -541,7 +556,7 @@ const SPECS: readonly KeySpec[] = [
     "server-unix-socket-mode",
     "serverUnixSocketMode",
     "unix socket permissions (octal)",
-    text,
+    socketMode,
   ),
   spec(
     "server-timing-enabled",

@@ -559,6 +559,26 @@ Deno.test("parseConfig() names the key and the source of an invalid value", () =
     ],
     [{ env: { PGRST_MAX_ROWS: "x" } }, /db-max-rows \(PGRST_MAX_ROWS\)/],
     [
+      { env: { PGRST_SERVER_REQUEST_TIMEOUT: "2147484" } },
+      /server-request-timeout .*is not a number of seconds \(0 to 2147483\)/,
+    ],
+    [
+      { env: { PGRST_SERVER_HEADER_READ_TIMEOUT: "99999999" } },
+      /server-header-read-timeout .*is not a number of seconds/,
+    ],
+    [
+      { env: { PGRST_SERVER_UNIX_SOCKET_MODE: "abc" } },
+      /server-unix-socket-mode .*is not a socket mode/,
+    ],
+    [
+      { env: { PGRST_SERVER_UNIX_SOCKET_MODE: "4777" } },
+      /server-unix-socket-mode .*is not a socket mode/,
+    ],
+    [
+      { env: { PGRST_SERVER_UNIX_SOCKET_MODE: "500" } },
+      /server-unix-socket-mode .*is not a socket mode/,
+    ],
+    [
       { env: { PGRST_DB_TX_END: "abort" } },
       /db-tx-end .*"abort" is not one of commit, commit-allow-override/,
     ],

@@ -11,7 +11,7 @@
  */
 
 import { type AppState, makeHandler as makeAppHandler } from "./app.ts";
-import { createAuthenticator } from "./auth/jwt.ts";
+import { createAuthenticator, type JwtAuthenticator } from "./auth/jwt.ts";
 import type { Config } from "./config/types.ts";
 import { serveGuarded } from "./conn_guard.ts";
 import { createDb, type Db } from "./db/pool.ts";
@@ -216,10 +216,11 @@ export async function fetchDbSettings(db: Db): Promise<Record<string, string>> {
   );
   const out: Record<string, string> = {};
   for (const r of rows) {
-    const key = String(r["k"] ?? "").slice("pgrst.".length).replaceAll(
-      "_",
-      "-",
-    );
+    const name = String(r["k"] ?? "").slice("pgrst.".length);
+    // app.settings.<name> keep their name; other keys use '-' for '_'
+    const key = name.startsWith("app.settings.")
+      ? name
+      : name.replaceAll("_", "-");
     out[key] = String(r["v"] ?? "");
   }
   return out;
@@ -331,19 +332,33 @@ export async function startApp(
   // ---- configuration reloads
   async function reloadConfig(): Promise<void> {
     if (opts.loadConfig === undefined) return;
-    const next = await opts.loadConfig(db);
+    // a bad value keeps the running configuration, whole, and says why
+    let config: Config;
+    let auth: JwtAuthenticator;
+    try {
+      const next = await opts.loadConfig(db);
+      // pool, host, port and socket need a restart; the rest applies now
+      config = {
+        ...next,
+        dbUri: state.config.dbUri,
+        dbPool: state.config.dbPool,
+        serverHost: state.config.serverHost,
+        serverPort: state.config.serverPort,
+        serverUnixSocket: state.config.serverUnixSocket,
+        adminServerPort: state.config.adminServerPort,
+      };
+      auth = await createAuthenticator(config);
+    } catch (e) {
+      log(
+        "error",
+        `configuration not reloaded: ${e instanceof Error ? e.message : e}`,
+        state.config.logLevel,
+      );
+      return;
+    }
     const schemasBefore = state.config.dbSchemas.join(",");
-    // pool, host, port and socket need a restart; the rest applies now
-    state.config = {
-      ...next,
-      dbUri: state.config.dbUri,
-      dbPool: state.config.dbPool,
-      serverHost: state.config.serverHost,
-      serverPort: state.config.serverPort,
-      serverUnixSocket: state.config.serverUnixSocket,
-      adminServerPort: state.config.adminServerPort,
-    };
-    state.auth = await createAuthenticator(state.config);
+    state.config = config;
+    state.auth = auth;
     log("info", "configuration reloaded", state.config.logLevel);
     // the schema cache depends on the configuration only through
     // db-schemas: reload it when they changed (or it never loaded)

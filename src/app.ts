@@ -135,8 +135,10 @@ class Timer {
 
 /**
  * Settings applied to a request's transaction: the role's `ALTER ROLE … SET`
- * values (pgrst.* excluded) and the called function's settings listed in
- * `db-hoisted-tx-settings`.
+ * values that the authenticator may set (chosen when the schema cache
+ * loads, pgrst.* excluded) and the called function's settings listed in
+ * `db-hoisted-tx-settings`; `statement_timeout` capped at
+ * `server-request-timeout`.
  */
 export function requestSettings(
   config: Config,
@@ -147,9 +149,7 @@ export function requestSettings(
     | null,
 ): (readonly [string, string])[] {
   const out = new Map<string, string>();
-  for (const [k, v] of cache?.roleSettings?.get(role) ?? []) {
-    if (!k.startsWith("pgrst.")) out.set(k, v);
-  }
+  for (const [k, v] of cache?.roleSettings?.get(role) ?? []) out.set(k, v);
   for (const [k, v] of routine?.settings ?? []) {
     if (config.dbHoistedTxSettings.includes(k)) out.set(k, v);
   }

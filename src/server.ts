@@ -26,7 +26,7 @@ import { log } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { corsHeaders } from "./response/cors.ts";
 import { unsendableHeader } from "./response/header_safety.ts";
-import { loadSchemaCache } from "./schema_cache/load.ts";
+import { loadDbConfig, loadSchemaCache } from "./schema_cache/load.ts";
 import type { SchemaCache } from "./schema_cache/types.ts";
 
 /** A request handler as `Deno.serve` calls it. */
@@ -204,26 +204,7 @@ export async function fetchSchemaCache(
  * configuration), keyed by PostgREST name (`db-max-rows`).
  */
 export async function fetchDbSettings(db: Db): Promise<Record<string, string>> {
-  const rows = await db.query(
-    `select split_part(s, '=', 1) as k, substr(s, strpos(s, '=') + 1) as v
-     from pg_db_role_setting rs
-     cross join lateral unnest(rs.setconfig) s
-     where rs.setrole = (select oid from pg_roles where rolname = current_user)
-       and rs.setdatabase in (0, (select oid from pg_database where datname = current_database()))
-       and s like 'pgrst.%'
-     order by rs.setdatabase`,
-    [],
-  );
-  const out: Record<string, string> = {};
-  for (const r of rows) {
-    const name = String(r["k"] ?? "").slice("pgrst.".length);
-    // app.settings.<name> keep their name; other keys use '-' for '_'
-    const key = name.startsWith("app.settings.")
-      ? name
-      : name.replaceAll("_", "-");
-    out[key] = String(r["v"] ?? "");
-  }
-  return out;
+  return await loadDbConfig((text, params) => db.query(text, params));
 }
 
 /** Options of `startApp`. */

@@ -220,7 +220,10 @@ where c.relkind in ('v', 'm')
   and n.nspname not like 'pg_toast%'
 `;
 
-/** Names and columns of relations by OID (\$1: an OID array). */
+/**
+ * Names, columns and keys (primary key, unique column sets) of relations by
+ * OID (\$1: an OID array).
+ */
 export const RELATIONS_SQL = `
 select c.oid::int8 as oid, n.nspname as schema, c.relname as name,
   c.relkind in ('v', 'm') as is_view,
@@ -228,20 +231,76 @@ select c.oid::int8 as oid, n.nspname as schema, c.relname as name,
     select json_object_agg(a.attnum, a.attname)
     from pg_attribute a
     where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-  ), '{}') as attnames
+  ), '{}') as attnames,
+  (
+    select json_agg(a.attname order by k.ord)
+    from pg_constraint con, unnest(con.conkey) with ordinality k(attnum, ord)
+    join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+    where con.conrelid = c.oid and con.contype = 'p'
+  ) as pk,
+  coalesce((
+    select json_agg((
+      select json_agg(a.attname order by a.attname)
+      from pg_attribute a
+      where a.attrelid = c.oid and a.attnum = any(con.conkey)
+    ) order by con.oid)
+    from pg_constraint con
+    where con.conrelid = c.oid and con.contype in ('p', 'u')
+  ), '[]') as uniques
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 where c.oid = any($1::oid[])
 `;
 
-/** `ALTER ROLE … SET` settings of every role, for the current database. */
-export const ROLE_SETTINGS_SQL = `
-select r.rolname as role, array_to_json(s.setconfig) as settings
-from pg_db_role_setting s
-join pg_roles r on r.oid = s.setrole
-where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
-order by s.setdatabase
+/**
+ * `ALTER ROLE … SET` settings, one row per entry (`role`, `name`, `value`),
+ * role-wide entries before those for the current database (so a later
+ * entry of the same name wins), each in the order stored. `settable` tells
+ * whether the connecting role (the authenticator, which applies them with
+ * `set_config` before it switches role) may set it, as PostgREST decides
+ * in `queryRoleSettings`: a `user` parameter; a `superuser` one when it is
+ * a superuser or, on PostgreSQL 15 and later, has the SET privilege on it
+ * (`GRANT SET ON PARAMETER`); a custom (dotted) name that the server does
+ * not know, which anyone may set. Parameters of any other context
+ * (`postmaster`, `sighup`, `backend`, …) cannot be changed in a
+ * transaction at all. With `currentUserOnly`, only the connecting role's
+ * own entries (in-database configuration, `pgrst.*`).
+ */
+export function roleSettingsSql(
+  pgVersion: number,
+  currentUserOnly = false,
+): string {
+  const granted = pgVersion >= 150000
+    ? "or has_parameter_privilege(current_user, p.name, 'SET')"
+    : "";
+  return `
+with entries as (
+  select r.rolname as role, s.setdatabase, e.ord,
+    split_part(e.setting, '=', 1) as name,
+    substr(e.setting, strpos(e.setting, '=') + 1) as value
+  from pg_db_role_setting s
+  join pg_roles r on r.oid = s.setrole
+  cross join lateral unnest(s.setconfig) with ordinality as e(setting, ord)
+  where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+    and strpos(e.setting, '=') > 0${
+    currentUserOnly ? "\n    and r.rolname = current_user" : ""
+  }
+)
+select e.role, e.name, e.value,
+  coalesce(
+    p.context = 'user'
+    or (p.context = 'superuser' and (
+      (select rolsuper from pg_roles where rolname = current_user) ${granted}))
+    or (p.name is null and strpos(e.name, '.') > 0),
+    false) as settable
+from entries e
+left join pg_settings p on p.name = lower(e.name)
+order by e.role, e.setdatabase, e.ord
 `;
+}
+
+/** {@linkcode roleSettingsSql} for PostgreSQL 15 and later. */
+export const ROLE_SETTINGS_SQL: string = roleSettingsSql(150000);
 
 /**
  * Media type handlers: aggregates returning a domain named after a media

@@ -11,13 +11,14 @@ import {
   MEDIA_HANDLERS_SQL,
   PRIVILEGES_SQL,
   RELATIONS_SQL,
-  ROLE_SETTINGS_SQL,
+  roleSettingsSql,
   ROUTINES_SQL,
   TABLES_SQL,
   VIEWS_SQL,
 } from "./catalog_sql.ts";
 import { viewColumnSources } from "./view_columns.ts";
 import {
+  baseKeysOf,
   expandThroughViews,
   type RelationInfo,
   resolveViewColumns,
@@ -73,6 +74,54 @@ export function parseSettings(v: unknown): [string, string][] {
     const i = e.indexOf("=");
     return i < 0 ? [] : [[e.slice(0, i), e.slice(i + 1)] as [string, string]];
   });
+}
+
+/**
+ * The settings applied to each role's requests, from the rows of
+ * `roleSettingsSql`: those the authenticator may set (`settable`), without
+ * the in-database configuration (`pgrst.*`); a later entry of a name (the
+ * database-specific one) replaces an earlier one. Decided once per load, so
+ * a request never sends a setting that would make it fail.
+ */
+export function applicableRoleSettings(
+  rows: readonly Record<string, unknown>[],
+): Map<string, [string, string][]> {
+  const byRole = new Map<string, Map<string, string>>();
+  for (const r of rows) {
+    const name = str(r["name"]);
+    if (r["settable"] !== true || name.toLowerCase().startsWith("pgrst.")) {
+      continue;
+    }
+    const role = str(r["role"]);
+    const settings = byRole.get(role) ?? new Map<string, string>();
+    settings.set(name, str(r["value"]));
+    byRole.set(role, settings);
+  }
+  return new Map([...byRole].map(([role, m]) => [role, [...m]]));
+}
+
+/**
+ * The in-database configuration: the connecting role's `pgrst.*` settings
+ * (`ALTER ROLE authenticator [IN DATABASE …] SET pgrst.<key>`), keyed by
+ * PostgREST name (`db-max-rows`); the database-specific value wins.
+ */
+export async function loadDbConfig(
+  query: CatalogQuery,
+): Promise<Record<string, string>> {
+  // which settings the role may set does not matter here: no version test
+  const rows = await query(roleSettingsSql(0, true), []);
+  const out: Record<string, string> = {};
+  for (const r of rows) {
+    const setting = str(r["name"]);
+    if (!setting.startsWith("pgrst.")) continue;
+    const name = setting.slice("pgrst.".length);
+    // app.settings.<name> keep their name; other keys use '-' for '_'
+    const key = name.startsWith("app.settings.")
+      ? name
+      : name.replaceAll("_", "-");
+    out[key] = str(r["value"]);
+  }
+  return out;
 }
 
 /** A column's cast functions (`to_json`, `from_json`, `from_text`), or null. */
@@ -179,6 +228,8 @@ export async function loadSchemaCache(
       attnames: new Map(
         Object.entries(names).map(([k, v]) => [Number(k), str(v)]),
       ),
+      primaryKey: arr(r["pk"]).map(str),
+      uniques: arr(r["uniques"]).map((u) => arr(u).map(str)),
     });
   }
   const tables = new Map<string, Table>();
@@ -235,6 +286,7 @@ export async function loadSchemaCache(
     tables,
     baseKeys,
     resolveViewColumns(views, relations),
+    baseKeysOf(relations),
   );
   const computed = new Map<string, Routine[]>();
   for (const list of routines.values()) {
@@ -248,14 +300,9 @@ export async function loadSchemaCache(
       computed.set(key, same);
     }
   }
-  const roleSettings = new Map<string, [string, string][]>();
-  for (const r of await query(ROLE_SETTINGS_SQL, [])) {
-    const role = str(r["role"]);
-    // database-specific settings come last and win
-    const merged = new Map(roleSettings.get(role) ?? []);
-    for (const [k, v] of parseSettings(r["settings"])) merged.set(k, v);
-    roleSettings.set(role, [...merged]);
-  }
+  const roleSettings = applicableRoleSettings(
+    await query(roleSettingsSql(pgVersion), []),
+  );
   const mediaHandlers: MediaHandler[] = [];
   for (const r of await query(MEDIA_HANDLERS_SQL, [])) {
     const send = qualifiedName(r["send"]);

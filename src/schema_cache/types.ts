@@ -78,6 +78,11 @@ export interface ForeignKey {
   readonly refSchema: string;
   readonly refTable: string;
   readonly refColumns: readonly string[];
+  /**
+   * Whether the key's columns are a unique key of its owner (of the base
+   * table, for copies of a key onto views); absent when unknown.
+   */
+  readonly oneToOne?: boolean;
 }
 
 /** A function parameter. */
@@ -129,7 +134,10 @@ export interface SchemaCache {
    * optional), by table key: computed fields and computed relationships.
    */
   readonly computed: ReadonlyMap<string, readonly Routine[]>;
-  /** `ALTER ROLE … SET` settings by role name (applied to its requests). */
+  /**
+   * `ALTER ROLE … SET` settings by role name, applied to its requests: only
+   * those the authenticator may set, without `pgrst.*`.
+   */
   readonly roleSettings?: ReadonlyMap<
     string,
     readonly (readonly [string, string])[]

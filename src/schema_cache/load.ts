@@ -18,7 +18,6 @@ import {
 } from "./catalog_sql.ts";
 import { viewColumnSources } from "./view_columns.ts";
 import {
-  baseKeysOf,
   expandThroughViews,
   type RelationInfo,
   resolveViewColumns,
@@ -228,8 +227,6 @@ export async function loadSchemaCache(
       attnames: new Map(
         Object.entries(names).map(([k, v]) => [Number(k), str(v)]),
       ),
-      primaryKey: arr(r["pk"]).map(str),
-      uniques: arr(r["uniques"]).map((u) => arr(u).map(str)),
     });
   }
   const tables = new Map<string, Table>();
@@ -286,7 +283,6 @@ export async function loadSchemaCache(
     tables,
     baseKeys,
     resolveViewColumns(views, relations),
-    baseKeysOf(relations),
   );
   const computed = new Map<string, Routine[]>();
   for (const list of routines.values()) {

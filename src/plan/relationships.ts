@@ -1,20 +1,24 @@
 /**
  * Owns relationship discovery for embedding: from the foreign keys in the
- * schema cache, the many-to-one, one-to-many, one-to-one and many-to-many
- * (through a junction table) relationships between a source relation and an
- * embed target, narrowed by `!hint`, with PostgREST's PGRST200/PGRST201
- * errors when none or several remain.
+ * schema cache (with their copies onto views), the many-to-one, one-to-many,
+ * one-to-one and many-to-many (through a junction) relationships and the
+ * computed relationships of a source relation, in PostgREST's order; and
+ * resolving an embed target (`target[!hint]`) among them as PostgREST's
+ * `findRel` does, with its PGRST200/PGRST201 errors when none or several
+ * remain.
  *
- * Pure.
+ * Pure (the relationships of a cache are computed once and memoised).
  *
  * @module
  */
 
 import { PgrstError } from "../error.ts";
+import { closestMatch } from "./fuzzy.ts";
 import {
   computedOf,
   findTable,
   type ForeignKey,
+  qualifiedKey,
   type Routine,
   type SchemaCache,
   type Table,
@@ -31,6 +35,8 @@ export type Relationship =
     readonly target: Table;
     readonly constraint: string;
     readonly columns: JoinColumns;
+    /** Source and target are the same relation (a self-reference). */
+    readonly isSelf: boolean;
   }
   | {
     /** A function taking the source row and returning target rows. */
@@ -52,6 +58,7 @@ export type Relationship =
     readonly sourceColumns: JoinColumns;
     /** `[target column, junction column]`. */
     readonly targetColumns: JoinColumns;
+    readonly isSelf: boolean;
   };
 
 /** Whether a relationship yields at most one row. */
@@ -72,57 +79,167 @@ function pairs(a: readonly string[], b: readonly string[]): JoinColumns {
   return a.map((x, i) => [x, b[i] ?? ""] as const);
 }
 
-function tableOf(
-  cache: SchemaCache,
-  schema: string,
-  name: string,
-): Table | undefined {
-  return findTable(cache, schema, name);
+// ---------------------------------------------------------------- order
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Every relationship leaving `source`. */
-export function relationshipsFrom(
+function cmpList<T>(
+  a: readonly T[],
+  b: readonly T[],
+  cmp: (x: T, y: T) => number,
+): number {
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const c = cmp(a[i] as T, b[i] as T);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+function cmpPairs(a: JoinColumns, b: JoinColumns): number {
+  return cmpList(a, b, (x, y) => cmpStr(x[0], y[0]) || cmpStr(x[1], y[1]));
+}
+
+function cmpTable(a: Table, b: Table): number {
+  return cmpStr(a.schema, b.schema) || cmpStr(a.name, b.name);
+}
+
+const RANK = { o2m: 0, m2o: 1, o2o: 2, m2m: 3, computed: 4 } as const;
+
+/**
+ * PostgREST's order of relationships (its derived `Ord`): by target, then
+ * self-references last, then cardinality (one-to-many, many-to-one,
+ * one-to-one, many-to-many), constraint and columns (junction, constraints
+ * and columns for many-to-many); computed relationships after the others.
+ */
+function compareRelationships(a: Relationship, b: Relationship): number {
+  if (a.kind === "computed" || b.kind === "computed") {
+    if (a.kind !== "computed") return -1;
+    if (b.kind !== "computed") return 1;
+    return cmpStr(a.routine.schema, b.routine.schema) ||
+      cmpStr(a.routine.name, b.routine.name) ||
+      cmpTable(a.target, b.target);
+  }
+  const head = cmpTable(a.target, b.target) ||
+    Number(a.isSelf) - Number(b.isSelf) || RANK[a.kind] - RANK[b.kind];
+  if (head !== 0) return head;
+  if (a.kind === "m2m" && b.kind === "m2m") {
+    return cmpTable(a.junction, b.junction) ||
+      cmpStr(a.sourceConstraint, b.sourceConstraint) ||
+      cmpStr(a.constraint, b.constraint) ||
+      cmpPairs(a.sourceColumns, b.sourceColumns) ||
+      cmpPairs(a.targetColumns, b.targetColumns);
+  }
+  if (a.kind !== "m2m" && b.kind !== "m2m") {
+    return cmpStr(a.constraint, b.constraint) ||
+      cmpPairs(a.columns, b.columns) ||
+      Number(a.source.isView) - Number(b.source.isView) ||
+      Number(a.target.isView) - Number(b.target.isView);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- discovery
+
+/** The foreign-key relationships of a cache by source key, memoised. */
+const byCache = new WeakMap<SchemaCache, Map<string, Relationship[]>>();
+
+interface ManyToOne {
+  readonly fk: ForeignKey;
+  readonly target: Table;
+}
+
+function foreignKeyRelationships(
   cache: SchemaCache,
-  source: Table,
-): Relationship[] {
-  const out: Relationship[] = [];
-  const fks = cache.foreignKeys;
-  const is = (schema: string, name: string, t: Table) =>
-    t.schema === schema && t.name === name;
-  for (const fk of fks) {
-    // many-to-one: the foreign key is on the source
-    if (is(fk.schema, fk.table, source)) {
-      const target = tableOf(cache, fk.refSchema, fk.refTable);
-      if (target !== undefined) {
-        out.push({
-          kind: isUnique(source, fk.columns) ? "o2o" : "m2o",
-          source,
-          target,
-          constraint: fk.constraint,
-          columns: pairs(fk.columns, fk.refColumns),
-        });
-      }
+): Map<string, Relationship[]> {
+  const known = byCache.get(cache);
+  if (known !== undefined) return known;
+  const out = new Map<string, Relationship[]>();
+  const push = (r: Relationship) => {
+    const k = qualifiedKey(r.source.schema, r.source.name);
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [r]);
+    else list.push(r);
+  };
+  // the many-to-one keys of each relation, for many-to-many
+  const manyToOne = new Map<string, ManyToOne[]>();
+  for (const fk of cache.foreignKeys) {
+    const owner = findTable(cache, fk.schema, fk.table);
+    const target = findTable(cache, fk.refSchema, fk.refTable);
+    if (owner === undefined || target === undefined) continue;
+    const oneToOne = fk.oneToOne ?? isUnique(owner, fk.columns);
+    const isSelf = owner === target;
+    push({
+      kind: oneToOne ? "o2o" : "m2o",
+      source: owner,
+      target,
+      constraint: fk.constraint,
+      columns: pairs(fk.columns, fk.refColumns),
+      isSelf,
+    });
+    push({
+      kind: oneToOne ? "o2o" : "o2m",
+      source: target,
+      target: owner,
+      constraint: fk.constraint,
+      columns: pairs(fk.refColumns, fk.columns),
+      isSelf,
+    });
+    if (!oneToOne) {
+      const k = qualifiedKey(owner.schema, owner.name);
+      const list = manyToOne.get(k);
+      if (list === undefined) manyToOne.set(k, [{ fk, target }]);
+      else list.push({ fk, target });
     }
-    // one-to-many: the foreign key points at the source
-    if (is(fk.refSchema, fk.refTable, source)) {
-      const target = tableOf(cache, fk.schema, fk.table);
-      if (target !== undefined) {
-        out.push({
-          kind: isUnique(target, fk.columns) ? "o2o" : "o2m",
-          source,
-          target,
-          constraint: fk.constraint,
-          columns: pairs(fk.refColumns, fk.columns),
+  }
+  // many-to-many through a junction whose primary key covers both keys
+  for (const [k, keys] of manyToOne) {
+    const junction = cache.tables.get(k);
+    if (junction === undefined || junction.primaryKey.length === 0) continue;
+    const covered = (fk: ForeignKey) =>
+      fk.columns.every((c) => junction.primaryKey.includes(c));
+    for (const a of keys) {
+      if (!covered(a.fk)) continue;
+      for (const b of keys) {
+        if (a.fk.constraint === b.fk.constraint || !covered(b.fk)) continue;
+        push({
+          kind: "m2m",
+          source: a.target,
+          target: b.target,
+          junction,
+          constraint: b.fk.constraint,
+          sourceConstraint: a.fk.constraint,
+          sourceColumns: pairs(a.fk.refColumns, a.fk.columns),
+          targetColumns: pairs(b.fk.refColumns, b.fk.columns),
+          isSelf: a.target === b.target,
         });
       }
     }
   }
-  // computed relationships: functions of the source row returning rows
+  byCache.set(cache, out);
+  return out;
+}
+
+/**
+ * Every relationship leaving `source`, in PostgREST's order. A computed
+ * relationship replaces the foreign-key relationships to the table that
+ * has its function's schema and name.
+ */
+export function relationshipsFrom(
+  cache: SchemaCache,
+  source: Table,
+): Relationship[] {
+  const fkRels = foreignKeyRelationships(cache).get(
+    qualifiedKey(source.schema, source.name),
+  ) ??
+    [];
+  const computed: Relationship[] = [];
   for (const r of computedOf(cache, source)) {
     if (!r.returnsComposite) continue;
-    const target = tableOf(cache, r.returnTypeSchema, r.returnTypeName);
+    const target = findTable(cache, r.returnTypeSchema, r.returnTypeName);
     if (target === undefined) continue;
-    out.push({
+    computed.push({
       kind: "computed",
       source,
       target,
@@ -131,33 +248,20 @@ export function relationshipsFrom(
       constraint: r.name,
     });
   }
-  // many-to-many through a junction whose key covers both foreign keys
-  const bySource = fks.filter((fk) => is(fk.refSchema, fk.refTable, source));
-  for (const fk1 of bySource) {
-    const junction = tableOf(cache, fk1.schema, fk1.table);
-    if (junction === undefined) continue;
-    const covered = (fk: ForeignKey) =>
-      fk.columns.every((c) => junction.primaryKey.includes(c));
-    if (!covered(fk1)) continue;
-    for (const fk2 of fks) {
-      if (fk2 === fk1 || !is(fk2.schema, fk2.table, junction)) continue;
-      if (!covered(fk2)) continue;
-      const target = tableOf(cache, fk2.refSchema, fk2.refTable);
-      if (target === undefined) continue;
-      out.push({
-        kind: "m2m",
-        source,
-        target,
-        junction,
-        constraint: fk2.constraint,
-        sourceConstraint: fk1.constraint,
-        sourceColumns: pairs(fk1.refColumns, fk1.columns),
-        targetColumns: pairs(fk2.refColumns, fk2.columns),
-      });
-    }
-  }
-  return out;
+  const overridden = (t: Table) =>
+    computed.some((c) =>
+      c.kind === "computed" && c.routine.schema === t.schema &&
+      c.routine.name === t.name
+    );
+  return [
+    ...(computed.length === 0
+      ? fkRels
+      : fkRels.filter((r) => !overridden(r.target))),
+    ...computed,
+  ].sort(compareRelationships);
 }
+
+// ---------------------------------------------------------------- resolution
 
 function cardinality(r: Relationship): string {
   switch (r.kind) {
@@ -175,12 +279,11 @@ function cardinality(r: Relationship): string {
 }
 
 function describe(r: Relationship): Record<string, unknown> {
+  if (r.kind === "computed") return {};
   return {
     cardinality: cardinality(r),
     embedding: `${r.source.name} with ${r.target.name}`,
-    relationship: r.kind === "computed"
-      ? `${r.routine.schema}.${r.routine.name}`
-      : r.kind === "m2m"
+    relationship: r.kind === "m2m"
       ? `${r.junction.name} using ${r.sourceConstraint}(${
         r.sourceColumns.map((c) => c[1]).join(", ")
       }) and ${r.constraint}(${r.targetColumns.map((c) => c[1]).join(", ")})`
@@ -190,15 +293,81 @@ function describe(r: Relationship): Record<string, unknown> {
   };
 }
 
-function hintMatches(r: Relationship, hint: string): boolean {
-  if (r.constraint === hint) return true;
-  if (r.kind === "computed") return false;
-  if (r.kind === "m2m") {
-    return r.junction.name === hint ||
-      r.sourceColumns.some((c) => c[1] === hint) ||
-      r.targetColumns.some((c) => c[1] === hint);
+/**
+ * Whether `r` is what `target[!hint]` names, as PostgREST's `findRel`:
+ * a computed relationship by its function's name; a self-reference's
+ * children by the relation's name (and, with a hint, the referencing
+ * column) and its parent by the single FK column; otherwise the target's
+ * name (narrowed by a hint naming the constraint, a single FK or
+ * referenced column or the junction), or, without a hint, the constraint
+ * name or single FK column when the target is not a view.
+ */
+function matches(r: Relationship, target: string, hint: string | null) {
+  if (r.kind === "computed") return r.routine.name === target;
+  const single = r.kind === "m2m" || r.columns.length !== 1
+    ? undefined
+    : r.columns[0];
+  const fkColumn = (h: string) => single !== undefined && single[0] === h;
+  const refColumn = (h: string) => single !== undefined && single[1] === h;
+  const constraint = (h: string) => r.kind !== "m2m" && r.constraint === h;
+  const byName = target === r.target.name;
+  if (r.isSelf) {
+    if (hint === null) {
+      return (byName && r.kind === "o2m") ||
+        (fkColumn(target) && r.kind === "m2o");
+    }
+    return byName && r.kind === "o2m" && refColumn(hint);
   }
-  return r.columns.some(([s, t]) => s === hint || t === hint);
+  if (hint === null) {
+    return byName ||
+      ((constraint(target) || fkColumn(target)) && !r.target.isView);
+  }
+  return byName && (
+    constraint(hint) || fkColumn(hint) || refColumn(hint) ||
+    (r.kind === "m2m" && r.junction.name === hint)
+  );
+}
+
+/**
+ * PostgREST's suggestion for a relationship that was not found: a close
+ * target among the source's relationships, or, when the source has none
+ * (no foreign key involves it: one through a junction of a schema that is
+ * not exposed counts, as PostgREST removes those only afterwards), a close
+ * source among the relations that have some.
+ */
+function noRelationshipHint(
+  cache: SchemaCache,
+  source: Table,
+  rels: readonly Relationship[],
+  target: string,
+): string | null {
+  const involved = (schema: string, table: string) =>
+    schema === source.schema && table === source.name;
+  if (
+    rels.length > 0 ||
+    cache.foreignKeys.some((fk) =>
+      involved(fk.schema, fk.table) || involved(fk.refSchema, fk.refTable)
+    )
+  ) {
+    const names = [...new Set(rels.map((r) => r.target.name))];
+    if (names.includes(target)) return null;
+    const best = closestMatch(target, names, 0.33);
+    return best === null
+      ? null
+      : `Perhaps you meant '${best}' instead of '${target}'.`;
+  }
+  const parents = new Set<string>();
+  for (const list of foreignKeyRelationships(cache).values()) {
+    for (const r of list) {
+      if (
+        r.source.schema === source.schema && r.target.schema === source.schema
+      ) parents.add(r.source.name);
+    }
+  }
+  const best = closestMatch(source.name, [...parents], 0.33);
+  return best === null || best === source.name
+    ? null
+    : `Perhaps you meant '${best}' instead of '${source.name}'.`;
 }
 
 /**
@@ -211,37 +380,15 @@ export function resolveRelationship(
   target: string,
   hint: string | null,
 ): Relationship {
-  const all = relationshipsFrom(cache, source);
-  // a computed relationship is embedded by its function's name
-  const byFunction = all.filter((r) =>
-    r.kind === "computed" && r.routine.name === target
+  const all = relationshipsFrom(cache, source).filter((r) =>
+    r.target.schema === source.schema
   );
-  let found = byFunction.length > 0
-    ? byFunction
-    : all.filter((r) =>
-      r.kind !== "computed" && r.target.name === target &&
-      r.target.schema === source.schema
-    );
-  if (found.length === 0) {
-    // a foreign-key column or constraint name used as the target
-    // (views are not considered there, as in PostgREST)
-    found = all.filter((r) =>
-      r.kind !== "m2m" && r.kind !== "o2m" && r.kind !== "computed" &&
-      (!r.target.isView || r.target === source) &&
-      (r.constraint === target ||
-        (r.columns.length === 1 && r.columns[0]?.[0] === target))
-    );
-  }
-  if (hint !== null) found = found.filter((r) => hintMatches(r, hint));
-  if (found.length > 1 && target === source.name) {
-    // a table embedding itself by name gets its children
-    const children = found.filter((r) => r.kind === "o2m");
-    if (children.length === 1) found = children;
-  }
+  const found = all.filter((r) => matches(r, target, hint));
   const only = found[0];
   if (found.length === 1 && only !== undefined) return only;
   if (found.length === 0) {
     const using = hint === null ? "" : ` using the hint '${hint}'`;
+    const suggestion = noRelationshipHint(cache, source, all, target);
     throw new PgrstError(
       400,
       "PGRST200",
@@ -249,6 +396,7 @@ export function resolveRelationship(
       {
         details:
           `Searched for a foreign key relationship between '${source.name}' and '${target}'${using} in the schema '${source.schema}', but no matches were found.`,
+        ...(suggestion === null ? {} : { hint: suggestion }),
       },
     );
   }
@@ -260,7 +408,11 @@ export function resolveRelationship(
       details: found.map(describe),
       hint: `Try changing '${target}' to one of the following: ${
         found.map((r) =>
-          `'${target}!${r.kind === "m2m" ? r.junction.name : r.constraint}'`
+          r.kind === "computed"
+            ? ""
+            : `'${r.target.name}!${
+              r.kind === "m2m" ? r.junction.name : r.constraint
+            }'`
         ).join(", ")
       }. Find the desired relationship in the 'details' key.`,
     },

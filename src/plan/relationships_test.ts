@@ -19,6 +19,7 @@ import {
   type Table,
 } from "../schema_cache/types.ts";
 import {
+  baseKeysOf,
   expandThroughViews,
   type RelationInfo,
   resolveViewColumns,
@@ -389,22 +390,23 @@ Deno.test("a junction hint by junction name picks the many-to-many", () => {
   const e = resolveError(c, "books", "tags");
   assert.equal(e.status, 300);
   assert.equal(e.code, "PGRST201");
+  // in PostgREST's order: by junction name
   assert.equal(
     e.hint,
-    "Try changing 'tags' to one of the following: 'tags!book_tags', 'tags!book_favourites'. Find the desired relationship in the 'details' key.",
+    "Try changing 'tags' to one of the following: 'tags!book_favourites', 'tags!book_tags'. Find the desired relationship in the 'details' key.",
   );
   assert.deepEqual(e.details, [
     {
       cardinality: "many-to-many",
       embedding: "books with tags",
       relationship:
-        "book_tags using book_tags_book_id_fkey(book_id) and book_tags_tag_id_fkey(tag_id)",
+        "book_favourites using book_favourites_book_id_fkey(book_id) and book_favourites_tag_id_fkey(tag_id)",
     },
     {
       cardinality: "many-to-many",
       embedding: "books with tags",
       relationship:
-        "book_favourites using book_favourites_book_id_fkey(book_id) and book_favourites_tag_id_fkey(tag_id)",
+        "book_tags using book_tags_book_id_fkey(book_id) and book_tags_tag_id_fkey(tag_id)",
     },
   ]);
   assert.equal(
@@ -442,15 +444,15 @@ Deno.test("a self-reference hinted by its FK column still gets the children", ()
     resolve(STAFF, "employees", "employees", "manager_id")["kind"],
     "o2m",
   );
+  // as PostgREST: a self-reference's hint names the referencing column only
   assert.equal(
-    resolve(STAFF, "employees", "employees", "employees_manager_id_fkey")[
-      "kind"
-    ],
-    "o2m",
+    resolveError(STAFF, "employees", "employees", "employees_manager_id_fkey")
+      .code,
+    "PGRST200",
   );
 });
 
-Deno.test("a self-reference's parent is embedded by the FK column or constraint name", () => {
+Deno.test("a self-reference's parent is embedded by the FK column, not the constraint name", () => {
   const parent = {
     kind: "m2o",
     target: "employees",
@@ -458,9 +460,9 @@ Deno.test("a self-reference's parent is embedded by the FK column or constraint 
     columns: [["manager_id", "id"]],
   };
   assert.deepEqual(resolve(STAFF, "employees", "manager_id"), parent);
-  assert.deepEqual(
-    resolve(STAFF, "employees", "employees_manager_id_fkey"),
-    parent,
+  assert.equal(
+    resolveError(STAFF, "employees", "employees_manager_id_fkey").code,
+    "PGRST200",
   );
 });
 
@@ -845,4 +847,250 @@ Deno.test("a view gets the primary key of its base table, so its keys stay uniqu
   assert.deepEqual(get(c, "authors_v").primaryKey, ["author_id"]);
   // authors_v.author_id is unique, so the view-to-view embed is still many-to-one
   assert.equal(resolve(c, "books_v", "authors_v")["kind"], "m2o");
+});
+
+// ---------------------------------------------------------------- PostgREST's order and view columns
+
+Deno.test("an ambiguous embed lists one-to-many before many-to-one, as PostgREST orders them", () => {
+  const agents = table("agents", ["id", "department_id"], {
+    primaryKey: ["id"],
+  });
+  const departments = table("departments", ["id", "head_id"], {
+    primaryKey: ["id"],
+  });
+  const c = cache([agents, departments], [
+    fk(
+      "agents_department_id_fkey",
+      "agents",
+      ["department_id"],
+      "departments",
+      ["id"],
+    ),
+    fk("departments_head_id_fkey", "departments", ["head_id"], "agents", [
+      "id",
+    ]),
+  ]);
+  const e = resolveError(c, "agents", "departments");
+  assert.equal(e.code, "PGRST201");
+  assert.deepEqual(
+    (e.details as { cardinality: string }[]).map((d) => d.cardinality),
+    ["one-to-many", "many-to-one"],
+  );
+  assert.equal(
+    e.hint,
+    "Try changing 'departments' to one of the following: 'departments!departments_head_id_fkey', 'departments!agents_department_id_fkey'. Find the desired relationship in the 'details' key.",
+  );
+});
+
+Deno.test("a constraint name as target finds the one-to-many side but not views", () => {
+  const view = table("books_view", ["id", "author_id"], { isView: true });
+  const c = cache([AUTHORS, BOOKS, view], [
+    BOOKS_AUTHOR,
+    { ...BOOKS_AUTHOR, table: "books_view" },
+  ]);
+  assert.deepEqual(resolve(c, "authors", "books_author_id_fkey"), {
+    kind: "o2m",
+    target: "books",
+    constraint: "books_author_id_fkey",
+    columns: [["id", "author_id"]],
+  });
+});
+
+Deno.test("PGRST200 suggests a close target among the source's relationships", () => {
+  const e = resolveError(LIBRARY, "books", "author");
+  assert.equal(e.code, "PGRST200");
+  assert.equal(e.hint, "Perhaps you meant 'authors' instead of 'author'.");
+  // an exact relationship target with a hint that matches nothing: no hint
+  assert.equal(resolveError(LIBRARY, "books", "authors", "nope").hint, null);
+});
+
+/** Relations of a view test: base tables by OID 1.., views by OID 10... */
+function viewsOver(
+  bases: readonly {
+    table: Table;
+    oid: number;
+  }[],
+  views: readonly {
+    table: Table;
+    oid: number;
+    sources: readonly (readonly [string, number, string])[];
+  }[],
+  fks: readonly ForeignKey[],
+  hidden: readonly { table: Table; oid: number }[] = [],
+): SchemaCache {
+  const relations = new Map<number, RelationInfo>();
+  for (const b of [...bases, ...hidden]) {
+    relations.set(b.oid, {
+      schema: b.table.schema,
+      name: b.table.name,
+      isView: false,
+      attnames: new Map(b.table.columns.map((c) => [c.position, c.name])),
+      primaryKey: b.table.primaryKey,
+      uniques: b.table.uniques,
+    });
+  }
+  for (const v of views) {
+    relations.set(v.oid, {
+      schema: v.table.schema,
+      name: v.table.name,
+      isView: true,
+      attnames: new Map(v.table.columns.map((c) => [c.position, c.name])),
+    });
+  }
+  const infos: ViewInfo[] = views.map((v) => ({
+    oid: v.oid,
+    sources: v.sources.map(([name, rel, col]) => {
+      const r = relations.get(rel);
+      const attnum =
+        [...(r?.attnames ?? new Map<number, string>())].find(([, n]) =>
+          n === col
+        )?.[0] ?? 0;
+      return { name, relation: rel, attnum };
+    }),
+  }));
+  const tables = [...bases, ...views].map((x) => x.table);
+  const expanded = expandThroughViews(
+    new Map(tables.map((t) => [qualifiedKey(t.schema, t.name), t])),
+    fks,
+    resolveViewColumns(infos, relations),
+    baseKeysOf(relations),
+  );
+  return {
+    tables: expanded.tables,
+    foreignKeys: expanded.foreignKeys,
+    routines: new Map(),
+    computed: new Map(),
+    pgVersion: 170000,
+  };
+}
+
+Deno.test("a view exposing key columns twice gives one relationship per column choice", () => {
+  const t1 = table("t1", ["a", "b"], { primaryKey: ["a", "b"] });
+  const t2 = table("t2", ["t1_a", "t1_b"]);
+  const v1 = table("v1", ["a", "b"], { isView: true });
+  const v2 = table("v2", ["t1_a1", "t1_b1", "t1_a2", "t1_b2"], {
+    isView: true,
+  });
+  const c = viewsOver([{ table: t1, oid: 1 }, { table: t2, oid: 2 }], [
+    { table: v1, oid: 10, sources: [["a", 1, "a"], ["b", 1, "b"]] },
+    {
+      table: v2,
+      oid: 11,
+      sources: [
+        ["t1_a1", 2, "t1_a"],
+        ["t1_b1", 2, "t1_b"],
+        ["t1_a2", 2, "t1_a"],
+        ["t1_b2", 2, "t1_b"],
+      ],
+    },
+  ], [fk("t2_fkey", "t2", ["t1_a", "t1_b"], "t1", ["a", "b"])]);
+  const e = resolveError(c, "v2", "v1");
+  assert.equal(e.status, 300);
+  assert.deepEqual(
+    (e.details as { relationship: string }[]).map((d) => d.relationship),
+    [
+      "t2_fkey using v2(t1_a1, t1_b1) and v1(a, b)",
+      "t2_fkey using v2(t1_a1, t1_b2) and v1(a, b)",
+      "t2_fkey using v2(t1_a2, t1_b1) and v1(a, b)",
+      "t2_fkey using v2(t1_a2, t1_b2) and v1(a, b)",
+    ],
+  );
+});
+
+Deno.test("each view column exposing a self-reference's column embeds the parent by its name", () => {
+  const t = table("self_t", ["id", "parent"], {
+    schema: "private",
+    primaryKey: ["id"],
+  });
+  const v = table("self_v", ["grandparent", "parent", "id"], {
+    isView: true,
+  });
+  const c = viewsOver([], [{
+    table: v,
+    oid: 10,
+    sources: [["grandparent", 1, "parent"], ["parent", 1, "parent"], [
+      "id",
+      1,
+      "id",
+    ]],
+  }], [{
+    ...fk("self_fkey", "self_t", ["parent"], "self_t", ["id"]),
+    schema: "private",
+    refSchema: "private",
+  }], [{ table: t, oid: 1 }]);
+  assert.deepEqual(resolve(c, "self_v", "parent")["columns"], [[
+    "parent",
+    "id",
+  ]]);
+  assert.deepEqual(resolve(c, "self_v", "grandparent")["columns"], [[
+    "grandparent",
+    "id",
+  ]]);
+  // the view embedding itself by name: its children through either column
+  assert.equal(resolveError(c, "self_v", "self_v").code, "PGRST201");
+});
+
+Deno.test("views of a junction in a hidden schema give a many-to-many between views", () => {
+  const hidden = (name: string, cols: string[], pk: string[]) =>
+    table(name, cols, { schema: "private", primaryKey: pk });
+  const screens = hidden("screens", ["id", "name"], ["id"]);
+  const labels = hidden("labels", ["id", "name"], ["id"]);
+  const junction = hidden("label_screen", ["label_id", "screen_id"], [
+    "label_id",
+    "screen_id",
+  ]);
+  const view = (name: string, cols: string[]) =>
+    table(name, cols, { isView: true });
+  const c = viewsOver(
+    [],
+    [
+      {
+        table: view("screens", ["id", "name"]),
+        oid: 10,
+        sources: [["id", 1, "id"], ["name", 1, "name"]],
+      },
+      {
+        table: view("labels", ["id", "name"]),
+        oid: 11,
+        sources: [["id", 2, "id"], ["name", 2, "name"]],
+      },
+      {
+        table: view("label_screen", ["label_id", "screen_id"]),
+        oid: 12,
+        sources: [["label_id", 3, "label_id"], ["screen_id", 3, "screen_id"]],
+      },
+    ],
+    [
+      {
+        ...fk("ls_label_fkey", "label_screen", ["label_id"], "labels", ["id"]),
+        schema: "private",
+        refSchema: "private",
+      },
+      {
+        ...fk("ls_screen_fkey", "label_screen", ["screen_id"], "screens", [
+          "id",
+        ]),
+        schema: "private",
+        refSchema: "private",
+      },
+    ],
+    [
+      { table: screens, oid: 1 },
+      { table: labels, oid: 2 },
+      { table: junction, oid: 3 },
+    ],
+  );
+  assert.deepEqual(get(c, "label_screen").primaryKey, [
+    "label_id",
+    "screen_id",
+  ]);
+  assert.deepEqual(resolve(c, "screens", "labels"), {
+    kind: "m2m",
+    target: "labels",
+    junction: "label_screen",
+    constraint: "ls_label_fkey",
+    sourceConstraint: "ls_screen_fkey",
+    sourceColumns: [["id", "screen_id"]],
+    targetColumns: [["id", "label_id"]],
+  });
 });

@@ -220,7 +220,10 @@ where c.relkind in ('v', 'm')
   and n.nspname not like 'pg_toast%'
 `;
 
-/** Names and columns of relations by OID (\$1: an OID array). */
+/**
+ * Names, columns and keys (primary key, unique column sets) of relations by
+ * OID (\$1: an OID array).
+ */
 export const RELATIONS_SQL = `
 select c.oid::int8 as oid, n.nspname as schema, c.relname as name,
   c.relkind in ('v', 'm') as is_view,
@@ -228,7 +231,22 @@ select c.oid::int8 as oid, n.nspname as schema, c.relname as name,
     select json_object_agg(a.attnum, a.attname)
     from pg_attribute a
     where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-  ), '{}') as attnames
+  ), '{}') as attnames,
+  (
+    select json_agg(a.attname order by k.ord)
+    from pg_constraint con, unnest(con.conkey) with ordinality k(attnum, ord)
+    join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+    where con.conrelid = c.oid and con.contype = 'p'
+  ) as pk,
+  coalesce((
+    select json_agg((
+      select json_agg(a.attname order by a.attname)
+      from pg_attribute a
+      where a.attrelid = c.oid and a.attnum = any(con.conkey)
+    ) order by con.oid)
+    from pg_constraint con
+    where con.conrelid = c.oid and con.contype in ('p', 'u')
+  ), '[]') as uniques
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 where c.oid = any($1::oid[])

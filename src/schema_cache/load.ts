@@ -18,6 +18,7 @@ import {
 } from "./catalog_sql.ts";
 import { viewColumnSources } from "./view_columns.ts";
 import {
+  baseKeysOf,
   expandThroughViews,
   type RelationInfo,
   resolveViewColumns,
@@ -227,6 +228,8 @@ export async function loadSchemaCache(
       attnames: new Map(
         Object.entries(names).map(([k, v]) => [Number(k), str(v)]),
       ),
+      primaryKey: arr(r["pk"]).map(str),
+      uniques: arr(r["uniques"]).map((u) => arr(u).map(str)),
     });
   }
   const tables = new Map<string, Table>();
@@ -283,6 +286,7 @@ export async function loadSchemaCache(
     tables,
     baseKeys,
     resolveViewColumns(views, relations),
+    baseKeysOf(relations),
   );
   const computed = new Map<string, Routine[]>();
   for (const list of routines.values()) {

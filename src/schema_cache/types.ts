@@ -78,6 +78,11 @@ export interface ForeignKey {
   readonly refSchema: string;
   readonly refTable: string;
   readonly refColumns: readonly string[];
+  /**
+   * Whether the key's columns are a unique key of its owner (of the base
+   * table, for copies of a key onto views); absent when unknown.
+   */
+  readonly oneToOne?: boolean;
 }
 
 /** A function parameter. */

@@ -11,6 +11,7 @@ import {
   type Table,
 } from "./types.ts";
 import {
+  baseKeysOf,
   expandThroughViews,
   type RelationInfo,
   resolveViewColumns,
@@ -184,6 +185,93 @@ Deno.test("expandThroughViews() gives a view the primary key its base exposes", 
   );
   assert.deepEqual(
     out.tables.get(qualifiedKey("api", "items_view"))?.primaryKey,
+    ["item_id"],
+  );
+});
+
+Deno.test("expandThroughViews() gives a view over a join the primary keys of all its bases", () => {
+  const competitors = table("api", "competitors", ["id", "sponsor_id"], {
+    primaryKey: ["id"],
+    uniques: [["id"]],
+  });
+  const sponsors = table("api", "sponsors", ["id"], {
+    primaryKey: ["id"],
+    uniques: [["id"]],
+  });
+  const view = table("api", "competitors_sponsors", ["id", "sponsor_id"], {
+    isView: true,
+  });
+  const rels = new Map<number, RelationInfo>([
+    [1, {
+      schema: "api",
+      name: "competitors",
+      isView: false,
+      attnames: new Map([[1, "id"], [2, "sponsor_id"]]),
+    }],
+    [2, {
+      schema: "api",
+      name: "sponsors",
+      isView: false,
+      attnames: new Map([[1, "id"]]),
+    }],
+    [3, {
+      schema: "api",
+      name: "competitors_sponsors",
+      isView: true,
+      attnames: new Map([[1, "id"], [2, "sponsor_id"]]),
+    }],
+  ]);
+  const cols = resolveViewColumns([{
+    oid: 3,
+    sources: [
+      { name: "id", relation: 1, attnum: 1 },
+      { name: "sponsor_id", relation: 2, attnum: 1 },
+    ],
+  }], rels);
+  const out = expandThroughViews(
+    new Map([competitors, sponsors, view].map((t) => [
+      qualifiedKey(t.schema, t.name),
+      t,
+    ])),
+    [],
+    cols,
+  );
+  assert.deepEqual(
+    out.tables.get(qualifiedKey("api", "competitors_sponsors"))?.primaryKey,
+    ["id", "sponsor_id"],
+  );
+});
+
+Deno.test("expandThroughViews() takes keys of base tables outside the cache from baseKeysOf()", () => {
+  const rels = new Map<number, RelationInfo>([
+    [1, {
+      schema: "private",
+      name: "items",
+      isView: false,
+      attnames: new Map([[1, "id"]]),
+      primaryKey: ["id"],
+      uniques: [["id"]],
+    }],
+    [2, {
+      schema: "api",
+      name: "items",
+      isView: true,
+      attnames: new Map([[1, "item_id"]]),
+    }],
+  ]);
+  const cols = resolveViewColumns([{
+    oid: 2,
+    sources: [{ name: "item_id", relation: 1, attnum: 1 }],
+  }], rels);
+  const view = table("api", "items", ["item_id"], { isView: true });
+  const out = expandThroughViews(
+    new Map([[qualifiedKey("api", "items"), view]]),
+    [],
+    cols,
+    baseKeysOf(rels),
+  );
+  assert.deepEqual(
+    out.tables.get(qualifiedKey("api", "items"))?.primaryKey,
     ["item_id"],
   );
 });

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { mediaTypeBase } from "../api_request/media_type.ts";
 import type { ApiRequest } from "../api_request/types.ts";
 import type { Config } from "../config/types.ts";
 import { mediaTypeError, PgrstError, unsupportedMethod } from "../error.ts";
@@ -40,7 +41,7 @@ const OPENAPI_CT = "application/openapi+json; charset=utf-8";
 const JSON_CT = "application/json; charset=utf-8";
 
 function mediaParams(mt: string): { base: string; version: string | null } {
-  const [base = "", ...params] = mt.split(";").map((s) => s.trim());
+  const params = mt.split(";").slice(1).map((s) => s.trim());
   let version: string | null = null;
   for (const p of params) {
     const i = p.indexOf("=");
@@ -48,7 +49,7 @@ function mediaParams(mt: string): { base: string; version: string | null } {
       version = p.slice(i + 1).trim().replace(/^"(.*)"$/, "$1");
     }
   }
-  return { base: base.toLowerCase(), version };
+  return { base: mediaTypeBase(mt), version };
 }
 
 /** The negotiated document: which version, under which Content-Type. */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { mediaTypeBase } from "../api_request/media_type.ts";
 import { mediaTypeError } from "../error.ts";
 import type { MediaHandler } from "../schema_cache/types.ts";
 
@@ -77,7 +78,7 @@ function planMedia(
   innerOf: (forType: string) => OutputMedia = (t) =>
     negotiate([t], action, { planEnabled: false }),
 ): OutputMedia | null {
-  const base = baseOf(mt);
+  const base = mediaTypeBase(mt);
   let format: "json" | "text";
   if (base === "application/vnd.pgrst.plan+json") format = "json";
   else if (
@@ -92,7 +93,7 @@ function planMedia(
     const found = EXPLAIN_OPTIONS.find((x) => x === o.trim().toLowerCase());
     if (found !== undefined && !options.includes(found)) options.push(found);
   }
-  const innerType = baseOf(inner.contentType);
+  const innerType = mediaTypeBase(inner.contentType);
   const opts = options.length > 0 ? `; options=${options.join("|")}` : "";
   return {
     ...inner,
@@ -104,14 +105,12 @@ function planMedia(
 
 const JSON_CT = "application/json; charset=utf-8";
 
-/** The media type of an Accept entry without its parameters, lower case. */
-function baseOf(mt: string): string {
-  return (mt.split(";")[0] ?? "").trim().toLowerCase();
-}
-
 function params(mt: string): { base: string; nullsStripped: boolean } {
   const ps = mt.split(";").slice(1).map((s) => s.trim().toLowerCase());
-  return { base: baseOf(mt), nullsStripped: ps.includes("nulls=stripped") };
+  return {
+    base: mediaTypeBase(mt),
+    nullsStripped: ps.includes("nulls=stripped"),
+  };
 }
 
 /** Media types whose Content-Type carries `charset=utf-8` (as PostgREST's). */
@@ -149,7 +148,7 @@ export function negotiateDomain(
   });
   if (returnType === "*/*") return raw("application/octet-stream");
   for (const mt of accept) {
-    const base = baseOf(mt);
+    const base = mediaTypeBase(mt);
     if (base === returnType || base === "*/*") return raw(returnType);
     const [type = "", sub = ""] = returnType.split("/");
     if (base === `${type}/*` && sub !== "") return raw(returnType);
@@ -174,7 +173,7 @@ export function negotiateHandler(
 ): OutputMedia | null {
   if (handlers.length === 0) return null;
   for (const mt of accept) {
-    const base = baseOf(mt);
+    const base = mediaTypeBase(mt);
     if (opts.planEnabled && base.startsWith("application/vnd.pgrst.plan")) {
       // EXPLAIN of a handler's statement: `for=` names the handler's type
       const forType = paramValue(mt, "for");

@@ -254,6 +254,30 @@ const IS_VALUES: readonly IsValue[] = [
   "unknown",
 ];
 
+/**
+ * The words that start a filter's operation: every operator the filter
+ * parser below accepts.
+ */
+const OPERATOR_WORDS: ReadonlySet<string> = new Set<string>([
+  ...SIMPLE_OPS,
+  ...QUANT_OPS,
+  ...FTS_OPS,
+  "in",
+  "is",
+  "isdistinct",
+]);
+
+/**
+ * Whether a query-string value is an operation (`eq.1`, `not.in.(1,2)`,
+ * `fts(english).cat`, `gt(any).{1,2}`): on a GET to a function such a
+ * parameter filters the result instead of being an argument, as PostgREST's
+ * `hasOperator` decides.
+ */
+export function isFilterValue(value: string): boolean {
+  const m = /^(?:not\.)?([a-z]+)(?:\([^)]*\))?\./.exec(value);
+  return m !== null && OPERATOR_WORDS.has(m[1] ?? "");
+}
+
 type ValueParser = (c: Cursor) => string;
 type ListParser = (c: Cursor) => string[];
 

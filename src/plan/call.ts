@@ -10,9 +10,11 @@
  * @module
  */
 
-import { parseCsv } from "../api_request/payload.ts";
+import { bodyMedia, mediaTypeBase } from "../api_request/media_type.ts";
+import { parseCsvPayload, parseJsonPayload } from "../api_request/payload.ts";
+import { isFilterValue } from "../api_request/query_params.ts";
 import type { ApiRequest } from "../api_request/types.ts";
-import { invalidBody, PgrstError } from "../error.ts";
+import { PgrstError } from "../error.ts";
 import {
   canUseRoutine,
   findTable,
@@ -26,10 +28,6 @@ import { arrayLiteral } from "../query/sql.ts";
 import { closestMatch } from "./fuzzy.ts";
 import type { CallSource } from "./plan.ts";
 
-/** A query-string value that is a filter rather than an argument. */
-const FILTER_VALUE =
-  /^(not\.)?(eq|neq|gt|gte|lt|lte|like|ilike|match|imatch|in|is|isdistinct|fts|plfts|phfts|wfts|cs|cd|ov|sl|sr|nxr|nxl|adj)(\([^)]*\))?\./;
-
 type RawKind = "text" | "xml" | "bytea";
 
 /** What the request gives a function. */
@@ -37,6 +35,7 @@ type Given =
   | {
     readonly kind: "named";
     readonly args: ReadonlyMap<string, unknown>;
+    /** The JSON body (`application/json` only), for json/jsonb fallbacks. */
     readonly json: string | null;
   }
   | { readonly kind: "raw"; readonly raw: RawKind; readonly value: string };
@@ -45,75 +44,92 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function rawKind(contentType: string): RawKind | null {
-  const base = (contentType.split(";")[0] ?? "").trim().toLowerCase();
-  if (base === "text/plain") return "text";
-  if (base === "text/xml") return "xml";
-  if (base === "application/octet-stream") return "bytea";
-  return null;
+/** Adds a value; a repeated name collects its values in an array. */
+function addArg(args: Map<string, unknown>, k: string, v: string): void {
+  const prev = args.get(k);
+  args.set(
+    k,
+    prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v],
+  );
 }
 
-function baseType(contentType: string): string {
-  return (contentType.split(";")[0] ?? "").trim().toLowerCase();
+/**
+ * The arguments of a POST body, read by its Content-Type with the rules of
+ * table writes (`payload.ts`), as PostgREST's `Payload.hs` reads both: an
+ * array's or a CSV's first row gives the arguments (PostgREST calls the
+ * function with `LIMIT 1`), but every row must have the same keys (JSON)
+ * or number of fields (CSV), and `NULL` in CSV is null. An empty JSON body
+ * is `{}`; text, XML and binary bodies are one raw value.
+ * @throws {PgrstError} PGRST102 for an invalid body or an unknown media type
+ */
+function givenFromBody(req: ApiRequest): Given {
+  const bytes = req.body ?? new Uint8Array();
+  const media = bodyMedia(req.contentType);
+  switch (media) {
+    case "bytea":
+      return {
+        kind: "raw",
+        raw: media,
+        value: "\\x" +
+          Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
+      };
+    case "text":
+    case "xml":
+      return {
+        kind: "raw",
+        raw: media,
+        value: new TextDecoder().decode(bytes),
+      };
+    case "form": {
+      // repeated names are kept: they fill array and variadic parameters
+      const args = new Map<string, unknown>();
+      const text = new TextDecoder().decode(bytes);
+      for (const [k, v] of new URLSearchParams(text)) addArg(args, k, v);
+      return { kind: "named", args, json: null };
+    }
+    case "csv": {
+      const payload = parseCsvPayload(new TextDecoder().decode(bytes));
+      return { kind: "named", args: firstRow(payload.json), json: null };
+    }
+    case "json": {
+      // only a body of no bytes at all is "no arguments"
+      if (bytes.length === 0) {
+        return { kind: "named", args: new Map(), json: "{}" };
+      }
+      const text = new TextDecoder().decode(bytes);
+      const payload = parseJsonPayload(text, true);
+      const args = payload.single
+        ? firstRow(`[${text}]`)
+        : firstRow(payload.json);
+      return { kind: "named", args, json: text };
+    }
+    case null:
+      throw new PgrstError(
+        400,
+        "PGRST102",
+        `Content-Type not acceptable: ${mediaTypeBase(req.contentType)}`,
+      );
+  }
+}
+
+/** The first row of a JSON array of objects, as arguments. */
+function firstRow(rowsJson: string): Map<string, unknown> {
+  const rows: unknown = JSON.parse(rowsJson);
+  const first: unknown = Array.isArray(rows) ? rows[0] : undefined;
+  const args = new Map<string, unknown>();
+  if (isObject(first)) {
+    for (const [k, v] of Object.entries(first)) args.set(k, v);
+  }
+  return args;
 }
 
 function givenFrom(req: ApiRequest): Given {
-  if (req.method !== "POST") {
-    const args = new Map<string, unknown>();
-    for (const [k, v] of req.params.rpcArgs) {
-      if (FILTER_VALUE.test(v)) continue;
-      const prev = args.get(k);
-      args.set(
-        k,
-        prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v],
-      );
-    }
-    return { kind: "named", args, json: null };
-  }
-  const bytes = req.body ?? new Uint8Array();
-  const raw = rawKind(req.contentType);
-  if (raw !== null) {
-    const value = raw === "bytea"
-      ? "\\x" +
-        Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
-      : new TextDecoder().decode(bytes);
-    return { kind: "raw", raw, value };
-  }
-  const text = new TextDecoder().decode(bytes);
+  if (req.method === "POST") return givenFromBody(req);
   const args = new Map<string, unknown>();
-  const ct = baseType(req.contentType);
-  if (ct === "application/x-www-form-urlencoded") {
-    for (const [k, v] of new URLSearchParams(text)) {
-      const prev = args.get(k);
-      args.set(
-        k,
-        prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v],
-      );
-    }
-    return { kind: "named", args, json: null };
+  for (const [k, v] of req.params.rpcArgs) {
+    if (!isFilterValue(v)) addArg(args, k, v);
   }
-  if (ct === "text/csv") {
-    const rows = parseCsv(text);
-    const header = rows[0] ?? [];
-    const first = rows[1] ?? [];
-    header.forEach((k, i) => args.set(k, first[i] ?? null));
-    return { kind: "named", args, json: null };
-  }
-  if (text.trim() === "") return { kind: "named", args, json: "{}" };
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw invalidBody("Empty or invalid json");
-  }
-  // an array's first object gives the arguments
-  const obj = Array.isArray(v) ? v[0] : v;
-  if (isObject(obj)) {
-    for (const [k, x] of Object.entries(obj)) args.set(k, x);
-  } else if (!Array.isArray(v)) {
-    throw invalidBody("Empty or invalid json");
-  }
-  return { kind: "named", args, json: text };
+  return { kind: "named", args, json: null };
 }
 
 function argText(v: unknown): string | null {
@@ -156,6 +172,32 @@ function singleUnnamed(r: Routine, test: (t: string) => boolean): boolean {
     test(r.params[0]?.type ?? "");
 }
 
+/** Parameter names as PostgREST's hints list them: sorted, in parentheses. */
+function paramList(names: readonly string[]): string {
+  return `(${[...names].sort().join(", ")})`;
+}
+
+const SINGLE_UNNAMED_TYPES: ReadonlySet<string> = new Set([
+  "bytea",
+  "json",
+  "jsonb",
+  "text",
+  "xml",
+]);
+
+/**
+ * Whether a request can call the function at all. PostgREST's schema cache
+ * leaves out functions with more than one unnamed parameter, or with one
+ * that is not bytea, json, jsonb, text or xml: they are neither found nor
+ * suggested.
+ */
+function callable(r: Routine): boolean {
+  const unnamed = r.params.filter((p) => p.name === "");
+  const only = unnamed[0];
+  if (only === undefined) return true;
+  return unnamed.length === 1 && SINGLE_UNNAMED_TYPES.has(only.type);
+}
+
 function notFound(
   req: ApiRequest,
   name: string,
@@ -188,30 +230,27 @@ function notFound(
       : `Searched for the function ${s}.${name} with parameter${
         names.length > 1 ? "s" : ""
       } ${list}${orJson}, but no matches were found in the schema cache.`;
-    if (candidates.length === 1) {
-      const only = candidates[0];
-      if (only !== undefined) {
-        hint = `Perhaps you meant to call the function ${s}.${name}(${
-          only.params.map((p) => p.name).join(", ")
-        })`;
-      }
-    } else if (candidates.length > 1) {
-      const lists = candidates.map((r) =>
-        r.params.map((p) => p.name).join(", ")
+    if (candidates.length > 0) {
+      // the closest overload by its sorted parameter list, as PostgREST's
+      // noRpcHint compares "(a, b)" with "(a, b, c)"
+      const best = closestMatch(
+        paramList(names),
+        candidates.map((r) => paramList(r.params.map((p) => p.name))),
+        0.33,
       );
-      const best = closestMatch(list, lists, 0.33);
-      if (best !== null && best !== "") {
-        hint = `Perhaps you meant to call the function ${s}.${name}(${best})`;
+      if (best !== null) {
+        hint = `Perhaps you meant to call the function ${s}.${name}${best}`;
       }
-    }
-  }
-  if (candidates.length === 0) {
-    const names = [...cache.routines.values()].flat()
-      .filter((r) => r.schema === s && canUseRoutine(cache, role, r))
-      .map((r) => r.name);
-    const best = closestMatch(name, [...new Set(names)], 0.33);
-    if (best !== null) {
-      hint = `Perhaps you meant to call the function ${s}.${best}`;
+    } else {
+      const names = [...cache.routines.values()].flat()
+        .filter((r) =>
+          r.schema === s && callable(r) && canUseRoutine(cache, role, r)
+        )
+        .map((r) => r.name);
+      const best = closestMatch(name, [...new Set(names)], 0.33);
+      if (best !== null) {
+        hint = `Perhaps you meant to call the function ${s}.${best}`;
+      }
     }
   }
   return new PgrstError(404, "PGRST202", message, { details, hint });
@@ -262,7 +301,8 @@ export function planCall(
   cache: SchemaCache,
   role: string | null = null,
 ): { call: CallSource; filters: readonly (readonly [string, string])[] } {
-  const candidates = cache.routines.get(qualifiedKey(req.schema, name)) ?? [];
+  const candidates = (cache.routines.get(qualifiedKey(req.schema, name)) ?? [])
+    .filter(callable);
   const given = givenFrom(req);
   let routine: Routine;
   let args: CallSource["args"];
@@ -315,7 +355,7 @@ export function planCall(
   }
   const filters = req.method === "POST"
     ? []
-    : req.params.rpcArgs.filter(([, v]) => FILTER_VALUE.test(v));
+    : req.params.rpcArgs.filter(([, v]) => isFilterValue(v));
   const shape = routine.returnTypeName === "void"
     ? "void"
     : routine.returnsComposite

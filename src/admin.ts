@@ -1,13 +1,14 @@
 /**
  * Owns the admin server (`admin-server-port`): `/live` (the process is up),
- * `/ready` (503 while the schema cache is not loaded or the database is
- * down), `/config` (the effective configuration, secrets redacted),
- * `/schema_cache` (a summary) and `/metrics` (Prometheus text).
+ * `/ready` (503 while the schema cache is not loaded or the database does
+ * not answer within a second; only a connection failure marks it down),
+ * `/config` (the effective configuration, secrets redacted), `/schema_cache`
+ * (a summary) and `/metrics` (Prometheus text).
  *
  * @module
  */
 
-import type { AppState } from "./app.ts";
+import { type AppState, isConnectionFailure } from "./app.ts";
 import type { Config } from "./config/types.ts";
 import type { SchemaCache } from "./schema_cache/types.ts";
 
@@ -92,19 +93,29 @@ export function schemaJson(c: SchemaCache): string {
 export function makeAdminHandler(
   state: AppState,
 ): (req: Request) => Promise<Response> {
-  /** The database answers `select 1` within a second. */
+  /**
+   * Whether the database answers `select 1` within a second. Only a
+   * connection failure marks it down (`onConnectionError`), also when it
+   * comes after the second: a probe that found every pool connection busy
+   * (a pool timeout, or the second over) says not ready, but the database
+   * is up, and requests that time out on the pool still get 504 PGRST003.
+   */
   async function databaseUp(): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const probe = state.db.query("select 1", []).then(
+      () => true,
+      (e: unknown) => {
+        if (isConnectionFailure(e)) state.onConnectionError();
+        return false;
+      },
+    );
     try {
-      await Promise.race([
-        state.db.query("select 1", []),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error("timeout")), 1000);
+      return await Promise.race([
+        probe,
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), 1000);
         }),
       ]);
-      return true;
-    } catch {
-      return false;
     } finally {
       clearTimeout(timer);
     }
@@ -120,8 +131,8 @@ export function makeAdminHandler(
       case "/live":
         return new Response(null, { status: 200 });
       case "/ready": {
+        // a cache not loaded yet is being loaded (with retries) already
         const up = state.cache !== null && await databaseUp();
-        if (!up) state.onConnectionError();
         return new Response(null, { status: up ? 200 : 503 });
       }
       case "/config":

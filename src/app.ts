@@ -22,6 +22,7 @@ import {
   capStatementTimeout,
   checkSelectSize,
   readBody,
+  requestTimedOut,
   urlTooLong,
 } from "./limits.ts";
 import { log } from "./log.ts";
@@ -52,10 +53,22 @@ export interface AppState {
   /** Seconds since the epoch. */
   readonly now: () => number;
   readonly metrics: Metrics;
-  /** True after a connection failure, until the database answers again. */
+  /**
+   * True after a connection failure, until the database answers again (a
+   * schema cache load succeeds). A busy pool (PGRST003, or a readiness
+   * probe that found no free connection in time) is not a failure.
+   */
   dbDown: boolean;
   /** Called when a request fails to reach the database (starts recovery). */
   onConnectionError: () => void;
+}
+
+/**
+ * Whether a failure means the database could not be reached (PGRST001),
+ * the only kind that marks it down: a pool timeout means it is busy.
+ */
+export function isConnectionFailure(e: unknown): boolean {
+  return e instanceof PgrstError && e.code === "PGRST001";
 }
 
 function errorResponse(e: PgrstError, config: Config): ApiResponse {
@@ -512,9 +525,10 @@ function logQuery(config: Config, st: Statement | undefined): void {
 /**
  * One access-log line, as PostgREST logs: `error` logs 5xx responses,
  * `warn` 4xx and 5xx, `info` and `debug` every request. Never the
- * Authorization header or a body.
+ * Authorization header or a body. Written once per request, with the
+ * status sent, by the outer handler (`server.ts`), which also counts it.
  */
-function accessLog(
+export function accessLog(
   config: Config,
   request: Request,
   info: { remoteAddr: Deno.Addr } | undefined,
@@ -547,18 +561,20 @@ function traceHeader(
   return value === null ? [] : [[name, value]];
 }
 
-/** Builds the HTTP handler. */
+/**
+ * Builds the application's handler. It neither counts nor logs the
+ * request: the limits around it (`server.ts`) may still replace the
+ * response (request timeout, unsendable header), so they do both, once.
+ */
 export function makeHandler(
   state: AppState,
 ): (
   request: Request,
   info?: { remoteAddr: Deno.Addr },
 ) => Promise<Response> {
-  return async function handle(
-    request: Request,
-    info?: { remoteAddr: Deno.Addr },
-  ): Promise<Response> {
+  return async function handle(request: Request): Promise<Response> {
     const { config } = state;
+    const started = performance.now();
     const timer = new Timer(config.serverTimingEnabled);
     try {
       const auth = await state.auth.authenticate(
@@ -595,8 +611,6 @@ export function makeHandler(
         timer,
       );
       timer.lap("response");
-      state.metrics.countRequest(res.status);
-      accessLog(config, request, info, res.status);
       return toResponse(
         res,
         config.serverTimingEnabled ? timer : null,
@@ -616,8 +630,16 @@ export function makeHandler(
       // outage (503, Retry-After), not a busy pool
       if (err.code === "PGRST003" && state.dbDown) err = connectionError(null);
       if (err.code === "PGRST001") state.onConnectionError();
-      state.metrics.countRequest(err.status);
-      accessLog(config, request, info, err.status);
+      // the statement_timeout capped at server-request-timeout (57014) can
+      // come before the request's own timer: after the deadline, that is
+      // the request timing out
+      const limit = config.serverRequestTimeout;
+      if (
+        err.code === "57014" && limit > 0 &&
+        performance.now() - started >= limit * 1000
+      ) {
+        err = requestTimedOut(limit);
+      }
       const res = errorResponse(err, config);
       return toResponse(
         request.method === "HEAD" ? { ...res, body: null } : res,

@@ -10,7 +10,12 @@
  * @module
  */
 
-import { type AppState, makeHandler as makeAppHandler } from "./app.ts";
+import {
+  accessLog,
+  type AppState,
+  isConnectionFailure,
+  makeHandler as makeAppHandler,
+} from "./app.ts";
 import { createAuthenticator, type JwtAuthenticator } from "./auth/jwt.ts";
 import type { Config } from "./config/types.ts";
 import { serveGuarded } from "./conn_guard.ts";
@@ -82,13 +87,20 @@ function sendable(res: Response, request: Request, config: Config): Response {
  * PGRST155 at once; a request running longer than `server-request-timeout`
  * gets 504 PGRST154 (its transaction's `statement_timeout` is capped at the
  * same time, so the database stops working on it too, and it keeps counting
- * against the concurrency cap until it has really finished).
+ * against the concurrency cap until it has really finished). Every request
+ * is counted in the metrics and written to the access log here, once, with
+ * the status sent: an abandoned request's late answer is neither.
  */
 export function makeHandler(state: AppState): Handler {
   const inner = makeAppHandler(state);
   let inFlight = 0;
   return async function guarded(request, info) {
     const { config } = state;
+    const sent = (res: Response): Response => {
+      state.metrics.countRequest(res.status);
+      accessLog(config, request, info, res.status);
+      return res;
+    };
     let refusal: PgrstError | null = null;
     if (headerBytes(request.headers) > config.serverMaxHeaderBytes) {
       refusal = headersTooLarge(config.serverMaxHeaderBytes);
@@ -99,18 +111,11 @@ export function makeHandler(state: AppState): Handler {
       refusal = tooManyRequests(config.serverMaxConcurrentRequests);
     }
     if (refusal !== null) {
-      state.metrics.countRequest(refusal.status);
-      log(
-        refusal.status >= 500 ? "error" : "warn",
-        `${request.method} refused: ${refusal.code} ${refusal.message}`,
-        config.logLevel,
-      );
       await request.body?.cancel().catch(() => {});
-      return limitResponse(refusal, request, config);
+      return sent(limitResponse(refusal, request, config));
     }
-    const started = performance.now();
     inFlight++;
-    const work = inner(request, info).then(
+    const work = inner(request).then(
       (res) => sendable(res, request, config),
       (e: unknown) => {
         // the handler answers every failure itself; should it ever throw,
@@ -127,31 +132,21 @@ export function makeHandler(state: AppState): Handler {
       },
     ).finally(() => inFlight--);
     const seconds = config.serverRequestTimeout;
-    if (seconds <= 0) return await work;
+    if (seconds <= 0) return sent(await work);
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
     const late = new Promise<Response>((resolve) => {
       timer = setTimeout(() => {
-        const e = requestTimedOut(seconds);
-        state.metrics.countRequest(e.status);
-        log("error", `${request.method} ${e.message}`, config.logLevel);
-        resolve(limitResponse(e, request, config));
+        timedOut = true;
+        resolve(limitResponse(requestTimedOut(seconds), request, config));
       }, seconds * 1000);
     });
     try {
-      const res = await Promise.race([work, late]);
-      // the capped statement_timeout (57014) can beat a late timer: after
-      // the deadline, that is the request timing out
-      if (
-        res.status === 500 &&
-        res.headers.get("proxy-status") === "PostgREST; error=57014" &&
-        performance.now() - started >= seconds * 1000
-      ) {
-        void res.body?.cancel().catch(() => {});
-        return limitResponse(requestTimedOut(seconds), request, config);
-      }
-      return res;
+      return sent(await Promise.race([work, late]));
     } finally {
       clearTimeout(timer);
+      // the abandoned work's answer is never sent: free its body
+      if (timedOut) void work.then((res) => res.body?.cancel()).catch(() => {});
     }
   };
 }
@@ -369,7 +364,11 @@ export async function startApp(
           () => {
             markListening();
             if (loadStarted) {
-              void reload().catch(() => state.onConnectionError());
+              // only a connection failure marks the database down, not a
+              // load that found the pool busy
+              void reload().catch((e: unknown) => {
+                if (isConnectionFailure(e)) state.onConnectionError();
+              });
             }
           },
         );

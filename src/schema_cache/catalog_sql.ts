@@ -72,7 +72,17 @@ cols as (
       'description', cd.description,
       'nullable', not a.attnotnull,
       'type', format_type(a.atttypid, a.atttypmod),
-      'nominal', case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) else format_type(a.atttypid, a.atttypmod) end,
+      'nominal', case when t.typtype = 'd' then (
+          -- the base type under a chain of domains
+          with recursive b(typ, mod, depth) as (
+            select t.typbasetype, t.typtypmod, 0
+            union all
+            select d.typbasetype, case when d.typtypmod = -1 then b.mod else d.typtypmod end, b.depth + 1
+            from b join pg_type d on d.oid = b.typ and d.typtype = 'd'
+            where b.depth < 32
+          )
+          select format_type(b.typ, b.mod) from b order by b.depth desc limit 1
+        ) else format_type(a.atttypid, a.atttypmod) end,
       'data_type', case
         when t.typtype = 'd' and bn.nspname = 'pg_catalog' then format_type(t.typbasetype, null)
         when t.typtype <> 'd' and tn.nspname = 'pg_catalog' then format_type(a.atttypid, null)

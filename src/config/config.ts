@@ -75,8 +75,8 @@ export interface ConfigInput {
   readonly lookupEnv?: (name: string) => string | undefined;
   /**
    * In-database configuration (`db-config`): `ALTER ROLE … SET pgrst.x`
-   * values by PostgREST key (`db-max-rows`). They rank between the config
-   * file and the environment.
+   * values by PostgREST key (`db-max-rows`). They rank above the config
+   * file and the environment (as in PostgREST), below the command line.
    */
   readonly dbSettings?: Readonly<Record<string, string>>;
 }
@@ -1118,8 +1118,9 @@ function isJsonObject(s: string): boolean {
 // ---------------------------------------------------------------- merge
 
 /**
- * Builds the configuration from the command line, the environment and the
- * config file, in that order of precedence, over PostgREST's defaults.
+ * Builds the configuration from the command line, the in-database settings
+ * (`input.dbSettings`, db-config), the environment and the config file, in
+ * that order of precedence, over PostgREST's defaults.
  *
  * Pure: files are read only through `input.readFile`.
  *
@@ -1196,7 +1197,8 @@ export function parseConfig(input: ConfigInput): ConfigResult {
     }
   }
 
-  // In-database settings (db-config): between the file and the environment.
+  // In-database settings (db-config): above the file and the environment,
+  // as in PostgREST (its app.settings.* already came last, above both).
   const fromDb = new SourceValues(warnings);
   for (const [key, value] of Object.entries(input.dbSettings ?? {})) {
     const known = BY_NAME.get(key);
@@ -1213,12 +1215,13 @@ export function parseConfig(input: ConfigInput): ConfigResult {
     }
   }
 
-  // Resolve each key: command line > environment > database > file > default.
+  // Resolve each key: command line > database > environment > file >
+  // default (PostgREST has no per-key command-line options).
   const config: MutableConfig = { ...DEFAULT_CONFIG };
   const chosen = new Map<string, RawValue>();
   for (const s of SPECS) {
-    const raw = cli.values.get(s.key) ?? fromEnv.get(s.key) ??
-      fromDb.get(s.key) ?? fromFile.get(s.key);
+    const raw = cli.values.get(s.key) ?? fromDb.get(s.key) ??
+      fromEnv.get(s.key) ?? fromFile.get(s.key);
     if (raw === undefined) continue;
     s.apply(config, raw);
     chosen.set(s.key, raw);
@@ -1413,8 +1416,9 @@ export function usage(): string {
     "Options:",
     ...flags,
     "",
-    "Precedence, highest first: command-line options > PGRST_* environment",
-    "variables > config file > defaults. Environment names are PGRST_ and the",
+    "Precedence, highest first: command-line options > in-database settings",
+    "(db-config) > PGRST_* environment variables > config file > defaults.",
+    "Environment names are PGRST_ and the",
     "key upper-cased with - and . as _ (db-uri: PGRST_DB_URI);",
     "PGRST_APP_SETTINGS_FOO sets app.settings.foo. An empty value means the",
     "default. jwt-secret and db-uri may be @/path/to/file.",

@@ -826,7 +826,7 @@ Deno.test("usage() lists every flag, the precedence and every key", () => {
   }
   assert.match(
     text,
-    /command-line options > PGRST_\* environment\s+variables > config file > defaults/,
+    /command-line options > in-database settings\s+\(db-config\) > PGRST_\* environment variables > config file > defaults/,
   );
   for (
     const key of [

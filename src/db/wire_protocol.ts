@@ -69,6 +69,26 @@ export class MessageWriter {
     this.#buf[this.#pos++] = 0;
   }
 
+  /**
+   * `s` in UTF-8, without reserving three bytes per character up front: a
+   * multi-megabyte parameter (a write's body) is mostly ASCII, and a buffer
+   * sized for the worst case costs its zeroing and a larger copy.
+   */
+  #utf8(s: string): void {
+    this.#ensure(s.length);
+    let rest = s;
+    for (;;) {
+      const { read, written } = encoder.encodeInto(
+        rest,
+        this.#buf.subarray(this.#pos),
+      );
+      this.#pos += written;
+      if (read === rest.length) return;
+      rest = rest.slice(read);
+      this.#ensure(Math.max(rest.length * 3, 4));
+    }
+  }
+
   #bytes(b: Uint8Array): void {
     this.#ensure(b.length);
     this.#buf.set(b, this.#pos);
@@ -110,15 +130,10 @@ export class MessageWriter {
         this.#i32(-1);
         continue;
       }
-      this.#ensure(4 + text.length * 3);
-      const lenAt = this.#pos;
-      this.#pos += 4;
-      const { written } = encoder.encodeInto(
-        text,
-        this.#buf.subarray(this.#pos),
-      );
-      this.#view.setInt32(lenAt, written);
-      this.#pos += written;
+      this.#i32(0);
+      const start = this.#pos;
+      this.#utf8(text);
+      this.#view.setInt32(start - 4, this.#pos - start);
     }
     this.#i16(0); // every result column in text format
     this.#end(at);

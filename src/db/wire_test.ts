@@ -57,6 +57,22 @@ Deno.test("MessageWriter: a multi-byte bind value carries its byte length", () =
   assert.equal(v.getInt32(1 + 4 + 1 + 1 + 2 + 2), 5);
 });
 
+Deno.test("MessageWriter: a large bind value of ASCII then multi-byte text is encoded whole", () => {
+  // the buffer is first sized for one byte per character; the rest of the
+  // value is encoded after it grows
+  const value = "a".repeat(5000) + "é😀€".repeat(3000) + "z";
+  const b = new MessageWriter().bind("", [value, "x"]).bytes();
+  const v = new DataView(b.buffer);
+  const at = 1 + 4 + 1 + 1 + 2 + 2;
+  const len = v.getInt32(at);
+  const expected = new TextEncoder().encode(value);
+  assert.equal(len, expected.length);
+  assert.deepEqual(b.subarray(at + 4, at + 4 + len), expected);
+  // the next parameter follows it
+  assert.equal(v.getInt32(at + 4 + len), 1);
+  assert.equal(b[at + 8 + len], "x".charCodeAt(0));
+});
+
 Deno.test("MessageReader: splits messages across chunk boundaries", () => {
   const a = message("C", enc.encode("SELECT 1\0"));
   const z = message("Z", enc.encode("I"));

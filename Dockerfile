@@ -17,7 +17,7 @@ RUN deno install --frozen
 COPY main.ts ./
 COPY src/ ./src/
 RUN deno compile --frozen --allow-net --allow-env --allow-read --allow-write \
-      --v8-flags=--max-semi-space-size=4 \
+      --v8-flags=--max-semi-space-size=4 --include src/body_worker.ts \
       --output /pgrest main.ts
 
 # --- runtime: glibc (deno compile targets *-linux-gnu only), no shell ----------

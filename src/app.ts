@@ -10,6 +10,7 @@
 import { parseApiRequest } from "./api_request/api_request.ts";
 import type { ApiRequest } from "./api_request/types.ts";
 import { signJwt } from "./auth/jwt.ts";
+import { bodyParser, withParsedBody } from "./body_parser.ts";
 import type { Authenticator, AuthResult } from "./auth/types.ts";
 import type { Config } from "./config/types.ts";
 import type { Db, Row } from "./db/pool.ts";
@@ -590,13 +591,16 @@ export function makeHandler(
       const body = hasBody
         ? await readBody(request, config.serverMaxBodyBytes)
         : null;
-      const req = parseApiRequest({
-        method: request.method,
-        path,
-        search,
-        headers: request.headers,
-        body,
-      }, config);
+      const req = await withParsedBody(
+        bodyParser,
+        parseApiRequest({
+          method: request.method,
+          path,
+          search,
+          headers: request.headers,
+          body,
+        }, config),
+      );
       checkSelectSize(req.params.select, config);
       timer.lap("parse");
       const cache = state.cache;

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { bodyParser } from "./body_parser.ts";
 import {
   accessLog,
   type AppState,
@@ -406,6 +407,7 @@ export async function startApp(
     reloadConfig,
     async close() {
       closed = true;
+      bodyParser.close();
       if (unlisten !== null) await unlisten().catch(() => {});
       await db.close();
     },

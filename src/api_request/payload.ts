@@ -26,8 +26,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Whether two objects' key lists hold the same keys. Rows written by one
+ * program list their keys in the same order, so that is tried first; a Set
+ * only when the order differs.
+ */
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  if (i === a.length) return true;
   const s = new Set(a);
   return b.every((k) => s.has(k));
 }
@@ -140,6 +148,36 @@ export function parseFormPayload(text: string): Payload {
   };
 }
 
+/** The media types whose bodies are JSON (no Content-Type counts as JSON). */
+const JSON_MEDIA = new Set([
+  "",
+  "application/json",
+  "application/vnd.pgrst.object+json",
+  "application/vnd.pgrst.object",
+  "application/vnd.pgrst.array+json",
+]);
+
+/** Whether a write with this Content-Type carries a JSON body. */
+export function isJsonBody(contentType: string): boolean {
+  return JSON_MEDIA.has(
+    (contentType.split(";")[0] ?? "").trim().toLowerCase(),
+  );
+}
+
+/**
+ * Parses a JSON write body from its bytes (UTF-8; an empty or blank body is
+ * invalid).
+ * @throws {PgrstError} PGRST102
+ */
+export function parseJsonBody(
+  body: Uint8Array | null,
+  checkKeys: boolean,
+): Payload {
+  const text = body === null ? "" : new TextDecoder().decode(body);
+  if (text.trim() === "") throw invalidBody("Empty or invalid json");
+  return parseJsonPayload(text, checkKeys);
+}
+
 /**
  * Parses a write body by its Content-Type.
  * @param checkKeys whether all rows must have the same keys (not with
@@ -151,16 +189,10 @@ export function parsePayload(
   contentType: string,
   checkKeys: boolean,
 ): Payload {
+  if (isJsonBody(contentType)) return parseJsonBody(body, checkKeys);
   const text = body === null ? "" : new TextDecoder().decode(body);
   const base = (contentType.split(";")[0] ?? "").trim().toLowerCase();
   switch (base) {
-    case "":
-    case "application/json":
-    case "application/vnd.pgrst.object+json":
-    case "application/vnd.pgrst.object":
-    case "application/vnd.pgrst.array+json":
-      if (text.trim() === "") throw invalidBody("Empty or invalid json");
-      return parseJsonPayload(text, checkKeys);
     case "text/csv":
       return parseCsvPayload(text);
     case "application/x-www-form-urlencoded":

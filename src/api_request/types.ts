@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Payload } from "./payload.ts";
+
 /** One step of a JSON path: `->key`, `->>key`, `->0`. */
 export interface JsonStep {
   readonly arrow: "->" | "->>";
@@ -211,6 +213,12 @@ export interface ApiRequest {
   /** The Accept header's media types in preference order. */
   readonly accept: readonly string[];
   readonly body: Uint8Array | null;
+  /**
+   * The body of a table write, already parsed (large JSON bodies are parsed
+   * on a worker thread before planning, see src/body_parser.ts); when
+   * absent, the plan parses `body`.
+   */
+  readonly payload?: Payload;
   readonly contentType: string;
   /** The path with its query parameters sorted (Content-Location). */
   readonly canonical: string;

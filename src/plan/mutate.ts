@@ -198,7 +198,8 @@ export function planMutation(
   let payload: Payload | null = null;
   let columns: Column[] = [];
   if (op !== "delete") {
-    payload = parsePayload(req.body, req.contentType, explicit === null);
+    payload = req.payload ??
+      parsePayload(req.body, req.contentType, explicit === null);
     if (op === "update" && !payload.single && payload.rows > 1) {
       // PATCH takes one object; an array's first element is used
     }

@@ -1075,3 +1075,53 @@ test("an anonymous insert into the RLS table is 401 42501", async () => {
   assert.equal(res.headers.get("WWW-Authenticate"), "Bearer");
   assert.deepEqual(await rowsOf("owned", [1731], ["id"]), []);
 });
+
+// ------------------------------------------------- large bodies (worker)
+
+test("a JSON body over 256 KiB, parsed on the worker thread, inserts every row", async () => {
+  const rows = Array.from({ length: 4000 }, (_, i) => ({
+    k: `big-${i}`,
+    v: `value ${i} ${"x".repeat(60)}`,
+  }));
+  const body = JSON.stringify(rows);
+  assert.ok(body.length > 256 * 1024);
+  const res = await call("POST", "/kv", { body, prefer: "count=exact" });
+  await expectEmpty(res, 201);
+  assert.equal(res.headers.get("Content-Range"), "*/4000");
+  assert.deepEqual(await rowsOf("kv", ["big-0", "big-3999"], ["k", "v"]), [
+    { k: "big-0", v: rows[0]?.v },
+    { k: "big-3999", v: rows[3999]?.v },
+  ]);
+});
+
+test("a large JSON body's errors are those of a small one: invalid JSON, keys that differ", async () => {
+  const rows = Array.from({ length: 4000 }, (_, i) => ({
+    k: `bad-${i}`,
+    v: "y".repeat(70),
+  }));
+  const text = JSON.stringify(rows);
+  const broken = await call("POST", "/kv", { body: text.slice(0, -1) });
+  assert.deepEqual(await expectJson(broken, 400), {
+    code: "PGRST102",
+    details: null,
+    hint: null,
+    message: "Empty or invalid json",
+  });
+  const differing = await call("POST", "/kv", {
+    body: JSON.stringify([...rows, { k: "bad-x", code: "c" }]),
+  });
+  assert.deepEqual(await expectJson(differing, 400), {
+    code: "PGRST102",
+    details: null,
+    hint: null,
+    message: "All object keys must match",
+  });
+  assert.deepEqual(await rowsOf("kv", ["bad-0"], ["k"]), []);
+  // ?columns= does not ask for matching keys
+  const res = await call("POST", "/kv?columns=k,v", {
+    body: JSON.stringify([...rows, { k: "bad-x", code: "c" }]),
+    prefer: "count=exact",
+  });
+  await expectEmpty(res, 201);
+  assert.equal(res.headers.get("Content-Range"), "*/4001");
+});

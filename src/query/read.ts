@@ -162,11 +162,10 @@ export function fieldSql(r: Rel, f: Field): Sql {
   let out = fn !== undefined && r.row !== undefined
     ? sql`${qi(fn.schema, fn.name)}(${r.row})`
     : sql`${rel}.${ident(f.name)}`;
+  // a column of unknown type (of a function's TABLE or OUT columns) is
+  // converted too: `->` exists only for json and jsonb
   const type = r.types.get(f.name)?.nominalType;
-  if (
-    f.jsonPath.length > 0 && type !== undefined && type !== "json" &&
-    type !== "jsonb"
-  ) {
+  if (f.jsonPath.length > 0 && type !== "json" && type !== "jsonb") {
     out = sql`to_jsonb(${out})`;
   }
   for (const step of f.jsonPath) {
@@ -736,9 +735,15 @@ export function callSql(call: CallSource): Sql {
       ? sql`VARIADIC ${ident(a.name)} := ${v}`
       : sql`${ident(a.name)} := ${v}`;
   });
-  return sql`${qi(call.routine.schema, call.routine.name)}(${join(args)}) AS ${
-    ident(CALL_ALIAS)
-  }`;
+  const fn = sql`${qi(call.routine.schema, call.routine.name)}(${join(args)})`;
+  // a bare record cannot be a FROM item without a column definition list:
+  // it is called in a select list, as a scalar
+  if (
+    call.routine.returnTypeName === "record" && !call.routine.returnsComposite
+  ) {
+    return sql`(SELECT ${fn} AS ${ident(CALL_ALIAS)}) AS ${ident(CALL_ALIAS)}`;
+  }
+  return sql`${fn} AS ${ident(CALL_ALIAS)}`;
 }
 
 function rootFrom(node: ReadNode, rel: Rel, root: RootSource): Sql {

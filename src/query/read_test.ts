@@ -219,11 +219,22 @@ Deno.test('fieldName() skips an empty JSON key: select=data->a->>"" is named a',
 Deno.test('fieldSql() quotes a field named "*" as a column, never a row star', () => {
   // found by tests/security/fuzz_test.ts: select="*"->k rendered rel.*->$1
   assert.deepEqual(render(fieldSql(REL, f("*", { arrow: "->", key: "k" }))), {
-    text: `${T}."*"->$1::text`,
+    text: `to_jsonb(${T}."*")->$1::text`,
     params: ["k"],
   });
   assert.deepEqual(render(fieldSql(REL, f("*"))), {
     text: `${T}."*"`,
+    params: [],
+  });
+});
+
+Deno.test("fieldSql() converts a column of unknown type (a function's TABLE column) with to_jsonb before a JSON path", () => {
+  assert.deepEqual(
+    render(fieldSql(REL, f("returned", { arrow: "->", key: "r" }))),
+    { text: `to_jsonb(${T}."returned")->$1::text`, params: ["r"] },
+  );
+  assert.deepEqual(render(fieldSql(REL, f("returned"))), {
+    text: `${T}."returned"`,
     params: [],
   });
 });

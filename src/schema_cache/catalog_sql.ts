@@ -198,7 +198,8 @@ select
     where bt.oid = t.typbasetype
   ) end as return_send,
   p.proretset as returns_set,
-  (t.typtype = 'c' or (t.typtype = 'p' and t.typname = 'record')
+  -- a bare record (no OUT or TABLE columns) is a scalar, as in PostgREST
+  (t.typtype = 'c'
     or coalesce('t' = any(p.proargmodes) or 'o' = any(p.proargmodes)
       or 'b' = any(p.proargmodes), false)) as returns_composite,
   p.provolatile as volatility,
@@ -212,7 +213,10 @@ from (
   from pg_proc pp
 ) p
 join pg_namespace pn on pn.oid = p.pronamespace
-join pg_type t on t.oid = p.prorettype
+join pg_type rt on rt.oid = p.prorettype
+-- a domain over a composite type returns that composite type's rows
+left join pg_type rbt on rt.typtype = 'd' and rbt.oid = rt.typbasetype and rbt.typtype = 'c'
+join pg_type t on t.oid = coalesce(rbt.oid, rt.oid)
 join pg_namespace tn on tn.oid = t.typnamespace
 left join pg_description d on d.objoid = p.oid and d.classoid = 'pg_proc'::regclass
 where pn.nspname = any($1::text[]) and p.prokind = 'f'

@@ -1,7 +1,8 @@
 /**
  * Owns the `Prefer` header: every preference PostgREST understands, the
  * tokens it does not (for `handling=strict`), and the `Preference-Applied`
- * value echoed back.
+ * value echoed back. Preferences PostgREST has removed, such as
+ * `params=single-object` (gone in 13.0), are not understood.
  *
  * Pure.
  *
@@ -24,7 +25,6 @@ export function parsePreferences(values: readonly string[]): Preferences {
   let tx: Preferences["tx"] = null;
   let timezone: string | null = null;
   let maxAffected: number | null = null;
-  let params: Preferences["params"] = null;
   const invalid: string[] = [];
   for (const header of values) {
     for (const raw of header.split(",")) {
@@ -87,12 +87,6 @@ export function parsePreferences(values: readonly string[]): Preferences {
             ok = true;
           }
           break;
-        case "params":
-          if (val === "single-object") {
-            params = "single-object";
-            ok = true;
-          }
-          break;
       }
       if (!ok) invalid.push(token);
     }
@@ -106,7 +100,6 @@ export function parsePreferences(values: readonly string[]): Preferences {
     tx,
     timezone,
     maxAffected,
-    params,
     invalid,
   };
 }

@@ -19,7 +19,6 @@ const NONE: Preferences = {
   tx: null,
   timezone: null,
   maxAffected: null,
-  params: null,
   invalid: [],
 };
 
@@ -124,4 +123,11 @@ Deno.test("parsePreferences() is case-sensitive in keys and values", () => {
   const p = parsePreferences(["Count=exact, count=EXACT"]);
   assert.equal(p.count, null);
   assert.deepEqual(p.invalid, ["Count=exact", "count=EXACT"]);
+});
+
+Deno.test("parsePreferences() does not understand params=single-object, which PostgREST 13 removed", () => {
+  assert.deepEqual(parsePreferences(["params=single-object"]), {
+    ...NONE,
+    invalid: ["params=single-object"],
+  });
 });

@@ -179,7 +179,6 @@ export interface Preferences {
   readonly tx: "commit" | "rollback" | null;
   readonly timezone: string | null;
   readonly maxAffected: number | null;
-  readonly params: "single-object" | null;
   /** Preference tokens that were not understood. */
   readonly invalid: readonly string[];
 }

@@ -1,9 +1,11 @@
 /**
- * Owns planning `/rpc/<function>` calls: the arguments from the JSON, form
- * or raw body (POST) or the query string (GET), overload resolution by the
- * argument names given (and the single unnamed json/jsonb, text, xml or
- * bytea parameter), variadic and repeated parameters, and PostgREST's
- * PGRST202/PGRST203 errors with their hints.
+ * Owns planning `/rpc/<function>` calls: the arguments from the body of a
+ * POST (JSON and CSV read by `payload.ts` as table writes are, forms, or one
+ * raw text, xml or bytea value) or the query string of a GET (values with an
+ * operator are filters), overload resolution by the argument names given
+ * (and the single unnamed json/jsonb, text, xml or bytea parameter) among
+ * the functions a request can call, variadic and repeated parameters, and
+ * PostgREST's PGRST202/PGRST203 errors with their hints.
  *
  * Pure.
  *
@@ -318,12 +320,7 @@ export function planCall(
     args = [{ name: "", type: want, value: given.value, variadic: false }];
   } else {
     const names = [...given.args.keys()];
-    const singleObject = req.prefs.params === "single-object";
-    let found = singleObject
-      ? candidates.filter((r) =>
-        r.params.length === 1 && isJsonType(r.params[0]?.type ?? "")
-      )
-      : candidates.filter((r) => fits(r, names));
+    let found = candidates.filter((r) => fits(r, names));
     if (found.length === 0 && given.json !== null) {
       found = candidates.filter((r) => singleUnnamed(r, isJsonType));
     }
@@ -336,7 +333,7 @@ export function planCall(
     const first = routine.params[0];
     if (
       first !== undefined && routine.params.length === 1 &&
-      (singleObject || (first.name === "" && isJsonType(first.type)))
+      first.name === "" && isJsonType(first.type)
     ) {
       args = [{
         name: first.name,

@@ -68,9 +68,10 @@ function request(
   pathAndQuery: string,
   body: string | Uint8Array | null,
   contentType?: string,
+  extra: Record<string, string> = {},
 ) {
   const q = pathAndQuery.indexOf("?");
-  const headers = new Headers();
+  const headers = new Headers(extra);
   if (contentType !== undefined) headers.set("content-type", contentType);
   return parseApiRequest({
     method,
@@ -286,4 +287,17 @@ Deno.test("a raw body that matches no function gives no hint", () => {
       "Searched for the function api.unnamed_int with a single unnamed xml parameter, but no matches were found in the schema cache.",
     hint: null,
   });
+});
+
+Deno.test("Prefer: params=single-object no longer passes the body to a named json parameter", () => {
+  const e = pgrstError(() =>
+    planCall(
+      request("POST", "/rpc/named_json", '{"x":1}', "application/json", {
+        Prefer: "params=single-object",
+      }),
+      "named_json",
+      CACHE,
+    )
+  );
+  assert.equal(e.code, "PGRST202");
 });

@@ -99,10 +99,17 @@ function givenFromBody(req: ApiRequest): Given {
         return { kind: "named", args: new Map(), json: "{}" };
       }
       const text = new TextDecoder().decode(bytes);
-      const payload = parseJsonPayload(text, true);
-      const args = payload.single
+      // with ?columns= the rows need not share keys (as for table writes)
+      const columns = req.params.columns;
+      const payload = parseJsonPayload(text, columns === null);
+      const row = payload.single
         ? firstRow(`[${text}]`)
         : firstRow(payload.json);
+      if (columns === null) return { kind: "named", args: row, json: text };
+      // ?columns= names the arguments: others are ignored, absent ones null
+      const args = new Map<string, unknown>(
+        columns.map((c) => [c, row.get(c) ?? null]),
+      );
       return { kind: "named", args, json: text };
     }
     case null:

@@ -301,3 +301,12 @@ Deno.test("Prefer: params=single-object no longer passes the body to a named jso
   );
   assert.equal(e.code, "PGRST202");
 });
+
+Deno.test("?columns= on a JSON body names the arguments: other keys are ignored, absent ones are null", () => {
+  const { call } = planCall(
+    request("POST", "/rpc/add_them?columns=a,b", '[{"a":1,"c":3},{"b":2}]'),
+    "add_them",
+    CACHE,
+  );
+  assert.deepEqual(args(call), { a: "1", b: null });
+});

@@ -113,6 +113,8 @@ export interface ReadPlan {
   readonly count: "exact" | "planned" | "estimated" | null;
   readonly media: OutputMedia;
   readonly headOnly: boolean;
+  /** A deprecation to report in a `Warning` header. */
+  readonly warning?: string;
 }
 
 /** Every plan kind. */
@@ -184,6 +186,11 @@ interface PlanContext {
 
 function samePath(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** PostgREST's warning for a relation name used instead of its alias. */
+export function legacyTargetWarning(name: string, alias: string): string {
+  return `Embedded resource was referenced by relation name even though it has an alias. This is deprecated and will stop working in a future release. Update \`${name}\` to \`${alias}\` in query string filters, orders or limits.`;
 }
 
 /** Paths (by key, and by name when legacy target names are on) of embeds. */
@@ -346,6 +353,7 @@ function normalizePaths(
   params: QueryParams,
   root: ReadNode,
   legacy: boolean,
+  warnings: string[],
 ): QueryParams {
   const known = new Map<string, readonly string[]>();
   knownPaths(root, [], legacy, known);
@@ -355,7 +363,18 @@ function normalizePaths(
     if (p.length === 0) return p;
     const k = p.join("\u0000");
     const hit = known.get(k);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      // a relation name used for an aliased embed: deprecated, warned once
+      const i = keys.has(k) ? -1 : p.findIndex((x, j) => x !== hit[j]);
+      const name = p[i];
+      const alias = hit[i];
+      if (
+        name !== undefined && alias !== undefined && warnings.length === 0
+      ) {
+        warnings.push(legacyTargetWarning(name, alias));
+      }
+      return hit;
+    }
     // report the first unknown element, with the alias hint when it is a name
     for (let i = 1; i <= p.length; i++) {
       const prefix = p.slice(0, i);
@@ -425,6 +444,7 @@ export function planReadNode(
   cache: SchemaCache,
   table: Table,
   range: RangeSpec,
+  warnings: string[] = [],
 ): ReadNode {
   checkSelect(req.params.select, config);
   // first the shape (embeds only), to resolve the paths conditions address
@@ -446,6 +466,7 @@ export function planReadNode(
     req.params,
     shape,
     config.urlUseLegacyTargetNames,
+    warnings,
   );
   return planNode(
     { cache, config, params, counter: { n: 0 } },
@@ -540,7 +561,8 @@ export function planRequest(
     }
   }
   const range = applyMaxRows(req.range, config.dbMaxRows);
-  const node = planReadNode(req, config, cache, table, range);
+  const warnings: string[] = [];
+  const node = planReadNode(req, config, cache, table, range, warnings);
   // raw text output is for single scalar results; xml for xml results
   const raw = call === null
     ? "read"
@@ -583,5 +605,6 @@ export function planRequest(
     count: req.prefs.count,
     media,
     headOnly: req.method === "HEAD",
+    ...(warnings[0] === undefined ? {} : { warning: warnings[0] }),
   };
 }

@@ -178,20 +178,20 @@ function assertParameterised(s: Statement, values: readonly string[]): void {
 
 // ---------------------------------------------------------------- joins
 
-Deno.test("a to-one embed is a LEFT JOIN LATERAL read with row_to_json", () => {
+Deno.test("a to-one embed is a LEFT JOIN LATERAL read with row_to_json as jsonb", () => {
   const s = statement("/books", "select=title,authors(name)");
   assert.equal(
     source(s),
-    'SELECT "api"."books"."title", row_to_json("books_authors_1".*) AS "authors" FROM "api"."books" LEFT JOIN LATERAL (SELECT "authors_1"."name" FROM "api"."authors" AS "authors_1" WHERE "authors_1"."id" = "api"."books"."author_id") AS "books_authors_1" ON TRUE',
+    'SELECT "api"."books"."title", row_to_json("books_authors_1".*)::jsonb AS "authors" FROM "api"."books" LEFT JOIN LATERAL (SELECT "authors_1"."name" FROM "api"."authors" AS "authors_1" WHERE "authors_1"."id" = "api"."books"."author_id") AS "books_authors_1" ON TRUE',
   );
   assert.deepEqual(s.params, []);
 });
 
-Deno.test("a to-many embed is a json_agg defaulting to '[]' with COALESCE", () => {
+Deno.test("a to-many embed is a json_agg as jsonb defaulting to '[]' with COALESCE", () => {
   const s = statement("/authors", "select=name,books(title)");
   assert.equal(
     source(s),
-    `SELECT "api"."authors"."name", COALESCE("authors_books_1"."pgrst_agg", '[]') AS "books" FROM "api"."authors" LEFT JOIN LATERAL (SELECT json_agg("books_1_rows") AS "pgrst_agg" FROM (SELECT "books_1"."title" FROM "api"."books" AS "books_1" WHERE "books_1"."author_id" = "api"."authors"."id") AS "books_1_rows") AS "authors_books_1" ON TRUE`,
+    `SELECT "api"."authors"."name", COALESCE("authors_books_1"."pgrst_agg", '[]') AS "books" FROM "api"."authors" LEFT JOIN LATERAL (SELECT json_agg("books_1_rows")::jsonb AS "pgrst_agg" FROM (SELECT "books_1"."title" FROM "api"."books" AS "books_1" WHERE "books_1"."author_id" = "api"."authors"."id") AS "books_1_rows") AS "authors_books_1" ON TRUE`,
   );
   assert.deepEqual(s.params, []);
 });
@@ -200,7 +200,7 @@ Deno.test("!inner on a to-many embed is an INNER JOIN LATERAL on the aggregate I
   const s = statement("/authors", "select=name,books!inner(title)");
   assert.match(
     source(s),
-    /INNER JOIN LATERAL \(SELECT json_agg\("books_1_rows"\) AS "pgrst_agg" .*\) AS "authors_books_1" ON "authors_books_1"\."pgrst_agg" IS NOT NULL$/,
+    /INNER JOIN LATERAL \(SELECT json_agg\("books_1_rows"\)::jsonb AS "pgrst_agg" .*\) AS "authors_books_1" ON "authors_books_1"\."pgrst_agg" IS NOT NULL$/,
   );
   assert.ok(!s.text.includes("LEFT JOIN"));
 });
@@ -251,7 +251,10 @@ Deno.test("a nested embed is a lateral join inside its parent's subquery, correl
 
 Deno.test("an alias names the embed's JSON key", () => {
   const s = source(statement("/books", "select=title,writer:authors(name)"));
-  assert.ok(s.includes('row_to_json("books_authors_1".*) AS "writer"'), s);
+  assert.ok(
+    s.includes('row_to_json("books_authors_1".*)::jsonb AS "writer"'),
+    s,
+  );
 });
 
 Deno.test("a computed relationship calls the function with the parent row", () => {
@@ -263,7 +266,7 @@ Deno.test("a computed relationship calls the function with the parent row", () =
     s,
   );
   assert.ok(
-    s.includes('row_to_json("books_main_author_1".*) AS "main_author"'),
+    s.includes('row_to_json("books_main_author_1".*)::jsonb AS "main_author"'),
   );
 });
 
@@ -444,7 +447,7 @@ Deno.test("hostile table, column and embed names are quoted with doubled quotes"
   const text = source(s);
   assert.equal(
     text,
-    `SELECT "api"."a""b"."x""y", COALESCE("a""b_select_1"."pgrst_agg", '[]') AS "sel" FROM "api"."a""b" LEFT JOIN LATERAL (SELECT json_agg("select_1_rows") AS "pgrst_agg" FROM (SELECT "select_1"."from", "select_1"."order by" FROM "api"."select" AS "select_1" WHERE "select_1"."a""b_id" = "api"."a""b"."id" AND "select_1"."from" = $1) AS "select_1_rows") AS "a""b_select_1" ON TRUE ORDER BY "api"."a""b"."id"`,
+    `SELECT "api"."a""b"."x""y", COALESCE("a""b_select_1"."pgrst_agg", '[]') AS "sel" FROM "api"."a""b" LEFT JOIN LATERAL (SELECT json_agg("select_1_rows")::jsonb AS "pgrst_agg" FROM (SELECT "select_1"."from", "select_1"."order by" FROM "api"."select" AS "select_1" WHERE "select_1"."a""b_id" = "api"."a""b"."id" AND "select_1"."from" = $1) AS "select_1_rows") AS "a""b_select_1" ON TRUE ORDER BY "api"."a""b"."id"`,
   );
   assertParameterised(s, ['x"y']);
 });
@@ -478,8 +481,40 @@ Deno.test("outside quoted identifiers the SQL holds only keywords and $n paramet
     "bigint",
     "json_agg",
     "row_to_json",
+    "jsonb",
     "COALESCE",
   ]);
   assert.deepEqual([...words].filter((w) => !allowed.has(w)), []);
   assert.deepEqual(s.params, [3]);
+});
+
+// ---------------------------------------------------------------- legacy target names
+
+/** Parses and plans `GET path?search` into a read plan. */
+function readPlanOf(path: string, search: string) {
+  const req = parseApiRequest(
+    { method: "GET", path, search, headers: new Headers(), body: null },
+    CONFIG,
+  );
+  const plan = planRequest(req, CONFIG, CACHE);
+  if (plan.kind !== "read") throw new Error("not a read");
+  return plan;
+}
+
+Deno.test("a filter naming an aliased embed by its relation name carries PostgREST's deprecation warning", () => {
+  const legacy = readPlanOf(
+    "/authors",
+    "select=name,the_books:books(title)&books.title=eq.Mort",
+  );
+  assert.equal(
+    legacy.warning,
+    "Embedded resource was referenced by relation name even though it has an alias. This is deprecated and will stop working in a future release. Update `books` to `the_books` in query string filters, orders or limits.",
+  );
+  // the filter still applies to the aliased embed
+  assert.deepEqual(legacy.node.embeds[0]?.node.where.length, 1);
+  const byAlias = readPlanOf(
+    "/authors",
+    "select=name,the_books:books(title)&the_books.title=eq.Mort",
+  );
+  assert.equal(byAlias.warning, undefined);
 });

@@ -465,8 +465,9 @@ export function selectSql(
             groupBy.push(position());
           });
         } else if (isToOne(e.rel)) {
-          out(sql`row_to_json(${j}.*)`, e.key);
-          // json has no equality: group by the embedded row itself
+          // jsonb, as PostgREST: it has equality (a parent spread may group
+          // by it) and its text form (`{"id": 1}`) is PostgREST's
+          out(sql`row_to_json(${j}.*)::jsonb`, e.key);
           groupBy.push(j);
         } else {
           out(sql`COALESCE(${j}.${ident("pgrst_agg")}, '[]')`, e.key);
@@ -604,7 +605,7 @@ function embedSql(e: EmbedNode, parent: Rel): Sql {
       join([...arrays, sql`json_agg(1) AS ${agg}`])
     } FROM (${inner}) AS ${rows}`;
   }
-  return sql`SELECT json_agg(${rows}) AS ${agg} FROM (${inner}) AS ${rows}`;
+  return sql`SELECT json_agg(${rows})::jsonb AS ${agg} FROM (${inner}) AS ${rows}`;
 }
 
 /**

@@ -196,6 +196,12 @@ export function preferenceApplied(
 }
 
 /**
+ * The agent of `Warning` headers (RFC 7234 `299` warnings): the PostgREST
+ * version whose API pgrest serves.
+ */
+export const WARN_AGENT = "PostgRESTv16-pgrest";
+
+/**
  * Builds the response of a read.
  * @throws {PgrstError} PGRST103, PGRST111, PGRST112, PGRST116
  */
@@ -235,6 +241,9 @@ export function readResponse(
   const applied = preferenceApplied(req, opts.txOverride);
   if (applied !== null) headers.push(["Preference-Applied", applied]);
   if (req.profileGiven) headers.push(["Content-Profile", req.schema]);
+  if (plan.warning !== undefined) {
+    headers.push(["Warning", `299 ${WARN_AGENT} "${plan.warning}"`]);
+  }
   withGucHeaders(headers, gucHeaders(row.gucHeaders));
   if (plan.call?.shape === "void") {
     const st = gucStatus(row.gucStatus) ?? 204;

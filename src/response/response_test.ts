@@ -81,6 +81,7 @@ function plan(
     count?: ReadPlan["count"];
     media?: OutputMedia;
     headOnly?: boolean;
+    warning?: string;
   } = {},
 ): ReadPlan {
   return {
@@ -99,6 +100,7 @@ function plan(
     count: opts.count ?? null,
     media: opts.media ?? JSON_MEDIA,
     headOnly: opts.headOnly ?? false,
+    ...(opts.warning === undefined ? {} : { warning: opts.warning }),
   };
 }
 
@@ -327,6 +329,23 @@ Deno.test("readResponse() answers 200 with Content-Range and Content-Type", () =
   // two schemas are exposed: the default one is echoed
   assert.equal(header(res.headers, "Content-Profile"), "api");
   assert.equal(header(res.headers, "Preference-Applied"), undefined);
+});
+
+Deno.test("readResponse() reports a plan's deprecation in a 299 Warning header", () => {
+  const res = readResponse(
+    request("/items"),
+    plan({ warning: "Something is deprecated." }),
+    row({ pageTotal: 0 }),
+    { txOverride: false },
+  );
+  assert.match(
+    header(res.headers, "Warning") ?? "",
+    /^299 PostgRESTv[^ ]+ "Something is deprecated\."$/,
+  );
+  const plain = readResponse(request("/items"), plan(), row(), {
+    txOverride: false,
+  });
+  assert.equal(header(plain.headers, "Warning"), undefined);
 });
 
 Deno.test("readResponse() answers 206 with the exact count of a partial page", () => {

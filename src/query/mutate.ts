@@ -163,11 +163,21 @@ export function mutateStatement(plan: MutatePlan): Sql {
   const t = plan.table;
   const target = qi(t.schema, t.name);
   const cols = plan.returning.map((c) => sql`${target}.${ident(c)}`);
-  // in an upsert, xmax = 0 tells an inserted row from an updated one
-  // (not available on views and partitioned tables)
-  const inserted = plan.onConflict === null || t.isView || t.isPartitioned
+  // in an upsert, xmax = 0 tells an inserted row from an updated one; views
+  // and partitioned tables have no xmax here, so a row is inserted when
+  // no row had its conflict key before (a subquery of RETURNING sees the
+  // statement's snapshot, without its own changes)
+  const conflict = plan.onConflict?.columns ?? [];
+  const prev = ident("pgrst_prev");
+  const inserted = plan.onConflict === null
     ? sql`true`
-    : sql`${target}.xmax = 0`;
+    : !t.isView && !t.isPartitioned
+    ? sql`${target}.xmax = 0`
+    : conflict.length === 0
+    ? sql`true`
+    : sql`NOT EXISTS (SELECT 1 FROM ${target} AS ${prev} WHERE (${
+      join(conflict.map((c) => sql`${prev}.${ident(c)}`))
+    }) = (${join(conflict.map((c) => sql`${target}.${ident(c)}`))}))`;
   const returning = join([
     ...cols,
     sql`${inserted} AS ${ident("pgrst_inserted")}`,

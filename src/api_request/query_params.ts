@@ -373,6 +373,10 @@ function tryQuoted(c: Cursor): string | null {
   }
 }
 
+function skipBlanks(c: Cursor): void {
+  while (c.peek() === " " || c.peek() === "\t") c.pos++;
+}
+
 function listElement(c: Cursor): string {
   const save = c.pos;
   const q = tryQuoted(c);
@@ -387,7 +391,11 @@ function listElement(c: Cursor): string {
 }
 
 function listValue(c: Cursor): string[] {
+  // spaces around the "(" are skipped (PostgREST's `lexeme (char '(')`),
+  // so `( ,3)` starts with an empty value
+  skipBlanks(c);
   if (!c.eat("(")) c.fail('"("');
+  skipBlanks(c);
   const out: string[] = [listElement(c)];
   while (c.eat(",")) out.push(listElement(c));
   if (!c.eat(")")) c.fail('")"');

@@ -411,6 +411,17 @@ Deno.test("parseFilter() reads in lists with quoted values", () => {
   );
 });
 
+Deno.test("parseFilter() skips blanks after the in list's parenthesis, not before later values", () => {
+  assert.deepEqual(
+    parseFilter(ID, "in.( ,3,4)"),
+    filter(ID, { kind: "in", values: ["", "3", "4"] }),
+  );
+  assert.deepEqual(
+    parseFilter(ID, "in.(\t1, 2)"),
+    filter(ID, { kind: "in", values: ["1", " 2"] }),
+  );
+});
+
 Deno.test("parseFilter() reads an empty in list as one empty value", () => {
   assert.deepEqual(
     parseFilter(ID, "in.()"),

@@ -92,14 +92,16 @@ export function runParser<T>(
   what: string,
   input: string,
   parse: (c: Cursor) => T,
+  columnOffset = 0,
 ): T {
   const c = new Cursor(input);
   try {
     return parse(c);
   } catch (e) {
     if (e instanceof ParseFailure) {
+      const column = e.pos + 1 + columnOffset;
       throw parseError(
-        `"failed to parse ${what} (${input})" (line 1, column ${e.pos + 1})`,
+        `"failed to parse ${what} (${input})" (line 1, column ${column})`,
         `unexpected ${e.unexpected} expecting ${e.expecting}`,
       );
     }

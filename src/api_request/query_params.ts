@@ -487,11 +487,18 @@ export function parseLogic(
   op: "and" | "or",
   text: string,
 ): LogicTree {
-  return runParser("logic tree", text, (c) => {
-    if (!c.eat("(")) c.fail('"("');
-    // like PostgREST, text after the closing parenthesis is ignored
-    return parseLogicChildren(c, negated, op, 1);
-  });
+  // PostgREST parses the operator and the value together (`not.or(…)`),
+  // so error columns count the operator too
+  return runParser(
+    "logic tree",
+    text,
+    (c) => {
+      if (!c.eat("(")) c.fail('"("');
+      // like PostgREST, text after the closing parenthesis is ignored
+      return parseLogicChildren(c, negated, op, 1);
+    },
+    (negated ? "not." : "").length + op.length,
+  );
 }
 
 // ---------------------------------------------------------------- order

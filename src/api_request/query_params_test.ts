@@ -737,10 +737,8 @@ Deno.test("parseQueryParams() reports an empty logic tree: or=() (code and detai
 Deno.test({
   name:
     "parseQueryParams() reports an empty logic tree at PostgREST's column: or=() is column 4",
-  // BUG: the column counts from the value, not from `or` + value as
-  // PostgREST's pRequestLogicTree does (AndOrParamsSpec "multiple and/or":
-  // `/entities?or=()` → `(line 1, column 4)`); we report column 2.
-  ignore: true,
+  // the column counts from `or` + value, as PostgREST's pRequestLogicTree
+  // (AndOrParamsSpec "multiple and/or": `/entities?or=()` → column 4)
   fn() {
     const e = parseFailure(() => qp("or=()"));
     assert.equal(

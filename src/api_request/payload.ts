@@ -8,7 +8,8 @@
  * @module
  */
 
-import { invalidBody, PgrstError } from "../error.ts";
+import { invalidBody } from "../error.ts";
+import { bodyMedia, mediaTypeBase } from "./media_type.ts";
 
 /** A parsed write body. */
 export interface Payload {
@@ -148,20 +149,9 @@ export function parseFormPayload(text: string): Payload {
   };
 }
 
-/** The media types whose bodies are JSON (no Content-Type counts as JSON). */
-const JSON_MEDIA = new Set([
-  "",
-  "application/json",
-  "application/vnd.pgrst.object+json",
-  "application/vnd.pgrst.object",
-  "application/vnd.pgrst.array+json",
-]);
-
 /** Whether a write with this Content-Type carries a JSON body. */
 export function isJsonBody(contentType: string): boolean {
-  return JSON_MEDIA.has(
-    (contentType.split(";")[0] ?? "").trim().toLowerCase(),
-  );
+  return bodyMedia(contentType) === "json";
 }
 
 /**
@@ -173,7 +163,7 @@ export function parseJsonBody(
   body: Uint8Array | null,
   checkKeys: boolean,
 ): Payload {
-  const text = body === null ? "" : new TextDecoder().decode(body);
+  const text = decode(body);
   if (text.trim() === "") throw invalidBody("Empty or invalid json");
   return parseJsonPayload(text, checkKeys);
 }
@@ -182,26 +172,32 @@ export function parseJsonBody(
  * Parses a write body by its Content-Type.
  * @param checkKeys whether all rows must have the same keys (not with
  *   `?columns=`)
- * @throws {PgrstError} PGRST102 (invalid body), 415 for other media types
+ * @throws {PgrstError} PGRST102: an invalid body, or a media type a table
+ *   write does not read (400, as PostgREST's Payload.hs)
  */
 export function parsePayload(
   body: Uint8Array | null,
   contentType: string,
   checkKeys: boolean,
 ): Payload {
-  if (isJsonBody(contentType)) return parseJsonBody(body, checkKeys);
-  const text = body === null ? "" : new TextDecoder().decode(body);
-  const base = (contentType.split(";")[0] ?? "").trim().toLowerCase();
-  switch (base) {
-    case "text/csv":
-      return parseCsvPayload(text);
-    case "application/x-www-form-urlencoded":
-      return parseFormPayload(text);
-    default:
-      throw new PgrstError(
-        415,
-        "PGRST102",
-        `Content-Type not acceptable: ${contentType}`,
+  const media = bodyMedia(contentType);
+  switch (media) {
+    case "json":
+      return parseJsonBody(body, checkKeys);
+    case "csv":
+      return parseCsvPayload(decode(body));
+    case "form":
+      return parseFormPayload(decode(body));
+    case "text":
+    case "xml":
+    case "bytea":
+    case null:
+      throw invalidBody(
+        `Content-Type not acceptable: ${mediaTypeBase(contentType)}`,
       );
   }
+}
+
+function decode(body: Uint8Array | null): string {
+  return body === null ? "" : new TextDecoder().decode(body);
 }

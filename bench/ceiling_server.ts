@@ -26,7 +26,8 @@
  *
  * Environment: `BENCH_DB_URI` (required), `BENCH_DB_ROLE` (sent as the
  * startup parameter `role`, so that the queries run as that role without a
- * `SET ROLE` per request), `BENCH_DB_POOL` (default 10), `BENCH_HOST`
+ * `SET ROLE` per request), `BENCH_DB_SOCKET` (a unix socket's path: the
+ * request pool connects through it), `BENCH_DB_POOL` (default 10), `BENCH_HOST`
  * (default 127.0.0.1), `BENCH_PORT` (required). Stops on SIGTERM or SIGINT.
  *
  * @module
@@ -252,7 +253,9 @@ if (import.meta.main) {
     throw new Error("BENCH_PORT must be a port number");
   }
   const role = Deno.env.get("BENCH_DB_ROLE");
+  const socket = Deno.env.get("BENCH_DB_SOCKET");
   const sql = postgres(uri, {
+    ...(socket === undefined ? {} : { path: socket }),
     max: Number(Deno.env.get("BENCH_DB_POOL") ?? "10"),
     prepare: true,
     onnotice: () => {},

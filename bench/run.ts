@@ -151,6 +151,24 @@ interface Options {
   readonly schemaScale: "yes" | "no" | "only";
 }
 
+/**
+ * `--db-socket`: pgrest, the ceiling and pgbench reach PostgreSQL through its
+ * unix socket instead of TCP on 127.0.0.1 (the catalog connections stay on
+ * TCP).
+ */
+let dbSocket = false;
+
+/** pgrest's database URI over the unix socket, when `--db-socket` asks. */
+function socketUri(cluster: TestCluster): string | null {
+  if (!dbSocket || cluster.socketDir === null || cluster.port === null) {
+    return null;
+  }
+  const u = new URL(cluster.uri);
+  return `postgresql://${u.username}@${
+    encodeURIComponent(cluster.socketDir)
+  }:${cluster.port}${u.pathname}`;
+}
+
 function parseOptions(args: string[]): Options | null {
   const { values } = parseArgs({
     args,
@@ -168,10 +186,12 @@ function parseOptions(args: string[]): Options | null {
       "no-pgbench": { type: "boolean", default: false },
       "schema-scale": { type: "boolean", default: false },
       "no-schema-scale": { type: "boolean", default: false },
+      "db-socket": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return null;
+  dbSocket = values["db-socket"];
   if (values.scenarios !== undefined) {
     const wanted = values.scenarios.split(",").map((x) => x.trim());
     selectedScenarios = SCENARIOS.filter((sc) => wanted.includes(sc.name));
@@ -389,7 +409,7 @@ const SERVERS: readonly ServerSpec[] = [
       `pgrest: deno run -A --v8-flags=--max-semi-space-size=4 main.ts (pool ${POOL}), as deno task start`,
     args: ["run", "-A", "--v8-flags=--max-semi-space-size=4", "main.ts"],
     env: (port, cluster) => ({
-      PGRST_DB_URI: cluster.uri,
+      PGRST_DB_URI: socketUri(cluster) ?? cluster.uri,
       PGRST_DB_SCHEMAS: BENCH_SCHEMA,
       PGRST_DB_ANON_ROLE: BENCH_ROLE,
       PGRST_SERVER_HOST: "127.0.0.1",
@@ -406,6 +426,9 @@ const SERVERS: readonly ServerSpec[] = [
     args: ["run", "-A", "bench/ceiling_server.ts"],
     env: (port, cluster) => ({
       BENCH_DB_URI: cluster.uri,
+      ...(dbSocket && cluster.socketDir !== null && cluster.port !== null
+        ? { BENCH_DB_SOCKET: `${cluster.socketDir}/.s.PGSQL.${cluster.port}` }
+        : {}),
       BENCH_DB_ROLE: BENCH_ROLE,
       BENCH_DB_POOL: String(POOL),
       BENCH_HOST: "127.0.0.1",
@@ -1260,7 +1283,9 @@ async function loadRuns(
         const sc = pgbenchScripts.get(scenario.name)!;
         return runPgbench({
           pgbench: pgbenchPath!,
-          host: cp.hostname,
+          host: dbSocket && cluster.socketDir !== null
+            ? cluster.socketDir
+            : cp.hostname,
           port: Number(cp.port),
           user: decodeURIComponent(cp.username),
           database: cp.pathname.slice(1),

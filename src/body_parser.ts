@@ -188,7 +188,8 @@ export const bodyParser: BodyParser = new BodyParser();
 
 /**
  * The request with its body parsed when it is a large JSON body of a table
- * write (`payload` set); any other request as it is, for the plan to parse.
+ * write or a function call (`payload` set); any other request as it is, for
+ * the plan to parse.
  * @throws {PgrstError} PGRST102
  */
 export async function withParsedBody(
@@ -197,10 +198,10 @@ export async function withParsedBody(
 ): Promise<ApiRequest> {
   const { body } = req;
   if (body === null || body.byteLength < parser.minBytes) return req;
-  if (req.target.kind !== "relation") return req;
-  if (req.method !== "POST" && req.method !== "PATCH" && req.method !== "PUT") {
-    return req;
-  }
+  const write = req.target.kind === "relation" &&
+    (req.method === "POST" || req.method === "PATCH" || req.method === "PUT");
+  const call = req.target.kind === "routine" && req.method === "POST";
+  if (!write && !call) return req;
   if (!isJsonBody(req.contentType)) return req;
   const payload = await parser.parse(body, req.params.columns === null);
   // the bytes went to the worker; the plan reads `payload`

@@ -47,6 +47,7 @@ Deno.test("BodyParser parses a small body in place, without a worker", async () 
       json: '[{"a":1}]',
       rows: 1,
       single: true,
+      first: { a: 1 },
     });
     assert.equal(parser.running, false);
   } finally {
@@ -127,14 +128,21 @@ function request(over: Partial<ApiRequest>): ApiRequest {
   } as unknown as ApiRequest;
 }
 
-Deno.test("withParsedBody parses only large JSON bodies of table writes", async () => {
+Deno.test("withParsedBody parses only large JSON bodies of table writes and function calls", async () => {
   const parser = new BodyParser(MIN, 60_000);
   try {
     const parsed = await withParsedBody(parser, request({}));
     assert.equal(parsed.payload?.rows, 100);
     assert.equal(parsed.body, null);
+    const call = await withParsedBody(
+      parser,
+      request({ target: { kind: "routine", name: "f" } }),
+    );
+    assert.equal(call.payload?.rows, 100);
+    assert.deepEqual(call.payload?.first, { id: 0, name: "row 0" });
     const untouched: Partial<ApiRequest>[] = [
-      { target: { kind: "routine", name: "f" } },
+      { target: { kind: "routine", name: "f" }, method: "GET" },
+      { target: { kind: "root" } },
       { method: "DELETE" },
       { contentType: "text/csv" },
       { body: encoder.encode('{"a":1}') },

@@ -21,6 +21,11 @@ export interface Payload {
   readonly rows: number;
   /** Whether the body was a single object (not an array). */
   readonly single: boolean;
+  /**
+   * The first row (the object itself for a single object), null when there
+   * is none: a function call's arguments.
+   */
+  readonly first: Readonly<Record<string, unknown>> | null;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -50,12 +55,18 @@ export function parseJsonPayload(text: string, checkKeys: boolean): Payload {
     throw invalidBody("Empty or invalid json");
   }
   if (isObject(v)) {
-    return { keys: Object.keys(v), json: `[${text}]`, rows: 1, single: true };
+    return {
+      keys: Object.keys(v),
+      json: `[${text}]`,
+      rows: 1,
+      single: true,
+      first: v,
+    };
   }
   if (!Array.isArray(v)) throw invalidBody("Empty or invalid json");
   const first: unknown = v[0];
   if (first === undefined) {
-    return { keys: [], json: "[]", rows: 0, single: false };
+    return { keys: [], json: "[]", rows: 0, single: false, first: null };
   }
   if (!isObject(first)) throw invalidBody("All object keys must match");
   const keys = Object.keys(first);
@@ -65,7 +76,7 @@ export function parseJsonPayload(text: string, checkKeys: boolean): Payload {
       throw invalidBody("All object keys must match");
     }
   }
-  return { keys, json: text, rows: v.length, single: false };
+  return { keys, json: text, rows: v.length, single: false, first };
 }
 
 /** Splits CSV text into records (RFC 4180 quoting). */
@@ -116,7 +127,7 @@ export function parseCsvPayload(text: string): Payload {
   const records = parseCsv(text);
   const header = records[0];
   if (header === undefined) {
-    return { keys: [], json: "[]", rows: 0, single: false };
+    return { keys: [], json: "[]", rows: 0, single: false, first: null };
   }
   const rows = records.slice(1).map((r) => {
     if (r.length !== header.length) {
@@ -134,6 +145,7 @@ export function parseCsvPayload(text: string): Payload {
     json: JSON.stringify(rows),
     rows: rows.length,
     single: false,
+    first: rows[0] ?? null,
   };
 }
 
@@ -146,6 +158,7 @@ export function parseFormPayload(text: string): Payload {
     json: `[${JSON.stringify(o)}]`,
     rows: 1,
     single: true,
+    first: o,
   };
 }
 

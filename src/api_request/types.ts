@@ -213,9 +213,9 @@ export interface ApiRequest {
   readonly accept: readonly string[];
   readonly body: Uint8Array | null;
   /**
-   * The body of a table write, already parsed (large JSON bodies are parsed
-   * on a worker thread before planning, see src/body_parser.ts); when
-   * absent, the plan parses `body`.
+   * The body of a table write or function call, already parsed (large JSON
+   * bodies are parsed on a worker thread before planning, see
+   * src/body_parser.ts); when absent, the plan parses `body`.
    */
   readonly payload?: Payload;
   readonly contentType: string;

@@ -42,10 +42,6 @@ type Given =
   }
   | { readonly kind: "raw"; readonly raw: RawKind; readonly value: string };
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /** Adds a value; a repeated name collects its values in an array. */
 function addArg(args: Map<string, unknown>, k: string, v: string): void {
   const prev = args.get(k);
@@ -91,20 +87,20 @@ function givenFromBody(req: ApiRequest): Given {
     }
     case "csv": {
       const payload = parseCsvPayload(new TextDecoder().decode(bytes));
-      return { kind: "named", args: firstRow(payload.json), json: null };
+      return { kind: "named", args: argsOf(payload.first), json: null };
     }
     case "json": {
       // only a body of no bytes at all is "no arguments"
-      if (bytes.length === 0) {
+      if (req.payload === undefined && bytes.length === 0) {
         return { kind: "named", args: new Map(), json: "{}" };
       }
-      const text = new TextDecoder().decode(bytes);
-      // with ?columns= the rows need not share keys (as for table writes)
+      // with ?columns= the rows need not share keys (as for table writes);
+      // a large body was parsed ahead, on the worker (src/body_parser.ts)
       const columns = req.params.columns;
-      const payload = parseJsonPayload(text, columns === null);
-      const row = payload.single
-        ? firstRow(`[${text}]`)
-        : firstRow(payload.json);
+      const payload = req.payload ??
+        parseJsonPayload(new TextDecoder().decode(bytes), columns === null);
+      const text = payload.single ? payload.json.slice(1, -1) : payload.json;
+      const row = argsOf(payload.first);
       if (columns === null) return { kind: "named", args: row, json: text };
       // ?columns= names the arguments: others are ignored, absent ones null
       const args = new Map<string, unknown>(
@@ -121,15 +117,11 @@ function givenFromBody(req: ApiRequest): Given {
   }
 }
 
-/** The first row of a JSON array of objects, as arguments. */
-function firstRow(rowsJson: string): Map<string, unknown> {
-  const rows: unknown = JSON.parse(rowsJson);
-  const first: unknown = Array.isArray(rows) ? rows[0] : undefined;
-  const args = new Map<string, unknown>();
-  if (isObject(first)) {
-    for (const [k, v] of Object.entries(first)) args.set(k, v);
-  }
-  return args;
+/** A body's first row as arguments (none without a row). */
+function argsOf(
+  first: Readonly<Record<string, unknown>> | null,
+): Map<string, unknown> {
+  return new Map(first === null ? [] : Object.entries(first));
 }
 
 function givenFrom(req: ApiRequest): Given {

@@ -227,6 +227,7 @@ function mutation(
       json: '[{"id":1,"color":"#000100"}]',
       rows: 1,
       single: true,
+      first: { id: 1, color: "#000100" },
     },
     columns,
     missingDefault: false,

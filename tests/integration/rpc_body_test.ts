@@ -115,3 +115,32 @@ test("POST /rpc to a function with a single unnamed integer parameter is 404 and
     "Perhaps you meant to call the function rpc_body.unnamed_text",
   );
 });
+
+test("POST /rpc with a JSON body over 256 KiB (parsed on the worker thread) calls the function with its first object", async () => {
+  const big = "x".repeat(300 * 1024);
+  const one = await post("args", JSON.stringify({ a: big, b: "2" }), null);
+  assert.equal(one.status, 200);
+  assert.deepEqual(one.json, { a: big, b: "2", a_null: false, b_null: false });
+  const rows = Array.from({ length: 5000 }, (_, i) => ({
+    a: `a${i} ${"y".repeat(60)}`,
+    b: String(i),
+  }));
+  const many = await post("args", JSON.stringify(rows), "application/json");
+  assert.equal(many.status, 200);
+  assert.deepEqual(many.json, {
+    a: rows[0]?.a,
+    b: "0",
+    a_null: false,
+    b_null: false,
+  });
+  const differing = await post(
+    "args",
+    JSON.stringify([...rows, { a: "1", c: "2" }]),
+    "application/json",
+  );
+  assert.equal(differing.status, 400);
+  assert.equal(
+    (differing.json as { message: string }).message,
+    "All object keys must match",
+  );
+});

@@ -24,6 +24,8 @@
  */
 
 import type { LogLevel } from "./config/types.ts";
+import type { PgrstError } from "./error.ts";
+import { headersTooLarge, tooManyConnections } from "./limits.ts";
 import { log } from "./log.ts";
 
 /** Options of {@linkcode serveGuarded}. */
@@ -62,16 +64,30 @@ export function headerEnd(data: Uint8Array, from: number): number {
   return -1;
 }
 
-function rawError(status: number, reason: string, code: string): Uint8Array {
+/** Reason phrases of the answers the guard writes itself. */
+const REASONS: Readonly<Record<number, string>> = {
+  431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
+};
+
+/**
+ * A whole HTTP/1.1 answer for `err`, written on the raw connection before
+ * it is closed: the JSON body and headers pgrest's handler would send.
+ */
+function rawError(err: PgrstError): Uint8Array {
   const body = JSON.stringify({
-    code,
-    details: null,
-    hint: null,
-    message: reason,
+    code: err.code,
+    details: err.details,
+    hint: err.hint,
+    message: err.message,
   });
+  const extra = err.headers.map(([k, v]) => `${k}: ${v}\r\n`).join("");
   return new TextEncoder().encode(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${err.status} ${REASONS[err.status] ?? "Error"}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\n${extra}` +
+      `Content-Length: ${
+        new TextEncoder().encode(body).length
+      }\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
@@ -266,7 +282,7 @@ export function serveGuarded(
         if (data.length > limit) {
           await writeAll(
             conn,
-            rawError(431, "Request Header Fields Too Large", "PGRST153"),
+            rawError(headersTooLarge(opts.maxHeaderBytes)),
           ).catch(() => {});
           return closeQuietly(conn);
         }
@@ -334,7 +350,7 @@ export function serveGuarded(
         if (opts.maxConnections > 0 && connections >= opts.maxConnections) {
           void writeAll(
             conn,
-            rawError(503, "Service Unavailable", "PGRST155"),
+            rawError(tooManyConnections(opts.maxConnections)),
           ).catch(() => {}).finally(() => closeQuietly(conn));
           continue;
         }

@@ -116,6 +116,17 @@ export function tooManyRequests(limit: number): PgrstError {
   });
 }
 
+/**
+ * 503: more connections open than `server-max-connections` (the connection
+ * guard answers it and closes the connection).
+ */
+export function tooManyConnections(limit: number): PgrstError {
+  return new PgrstError(503, "PGRST155", "Too many connections", {
+    details: `The server keeps at most ${limit} connections open`,
+    headers: [["Retry-After", "1"]],
+  });
+}
+
 const TIMEOUT_UNITS: Readonly<Record<string, number>> = {
   us: 0.001,
   ms: 1,

@@ -504,7 +504,7 @@ test("with the connection guard, requests are served, kept-alive connections reu
   assert.equal(errorCode(viaFetch), "PGRST153");
 });
 
-test("with the connection guard, connections beyond server-max-connections get 503 PGRST155", async () => {
+test("with the connection guard, connections beyond server-max-connections get 503 PGRST155 with Retry-After", async () => {
   const s = await guarded();
   const conns: Deno.TcpConn[] = [];
   try {
@@ -518,7 +518,13 @@ test("with the connection guard, connections beyond server-max-connections get 5
       2_000,
     );
     assert.equal(res.status, 503);
-    assert.equal(JSON.parse(res.body).code, "PGRST155");
+    assert.deepEqual(JSON.parse(res.body), {
+      code: "PGRST155",
+      details: "The server keeps at most 30 connections open",
+      hint: null,
+      message: "Too many connections",
+    });
+    assert.equal(res.headers.get("retry-after"), "1");
   } finally {
     for (const c of conns) {
       try {

@@ -313,10 +313,10 @@ async function execute(
     if (plan.count === "planned") {
       row = { ...row, tableTotal: estimate };
     } else if (
-      maxRows !== null && row.tableTotal !== null && row.tableTotal > maxRows
+      row.tableTotal !== null && (maxRows === null || row.tableTotal > maxRows)
     ) {
-      // estimated: the exact count up to db-max-rows, above it the planner's
-      // guess when that is larger
+      // estimated: the exact count up to db-max-rows, above it (or without
+      // db-max-rows, as PostgREST) the planner's guess when that is larger
       row = { ...row, tableTotal: Math.max(row.tableTotal, estimate ?? 0) };
     }
   }

@@ -115,6 +115,11 @@ export interface ReadPlan {
   readonly headOnly: boolean;
   /** A deprecation to report in a `Warning` header. */
   readonly warning?: string;
+  /**
+   * `count=estimated` with db-max-rows: the exact count stops at
+   * db-max-rows + 1 (beyond it the planner's estimate may be used).
+   */
+  readonly countLimit?: number;
 }
 
 /** Every plan kind. */
@@ -606,5 +611,9 @@ export function planRequest(
     media,
     headOnly: req.method === "HEAD",
     ...(warnings[0] === undefined ? {} : { warning: warnings[0] }),
+    ...(req.prefs.count === "estimated" && call === null &&
+        config.dbMaxRows !== null
+      ? { countLimit: config.dbMaxRows + 1 }
+      : {}),
   };
 }

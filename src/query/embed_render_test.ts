@@ -22,7 +22,7 @@ import {
   type SchemaCache,
   type Table,
 } from "../schema_cache/types.ts";
-import { readStatement } from "./read.ts";
+import { countSql, readStatement } from "./read.ts";
 import { render, type Statement } from "./sql.ts";
 
 // ---------------------------------------------------------------- fixtures
@@ -517,4 +517,27 @@ Deno.test("a filter naming an aliased embed by its relation name carries PostgRE
     "select=name,the_books:books(title)&the_books.title=eq.Mort",
   );
   assert.equal(byAlias.warning, undefined);
+});
+
+// ---------------------------------------------------------------- count queries
+
+Deno.test("a count query has no embed joins: !inner and embed null filters are EXISTS subqueries (as PostgREST)", () => {
+  const inner = readPlanOf(
+    "/authors",
+    "select=name,books!inner(title)&books.title=eq.Mort",
+  );
+  const c = render(countSql(inner.node, null));
+  assert.equal(
+    c.text,
+    'SELECT 1 FROM "api"."authors" WHERE EXISTS (SELECT 1 FROM "api"."books" AS "books_1" WHERE "books_1"."author_id" = "api"."authors"."id" AND "books_1"."title" = $1)',
+  );
+  assert.deepEqual(c.params, ["Mort"]);
+  const isNull = readPlanOf(
+    "/books",
+    "select=title,authors(name)&or=(authors.is.null,id.eq.1)",
+  );
+  assert.equal(
+    render(countSql(isNull.node, null)).text,
+    'SELECT 1 FROM "api"."books" WHERE (NOT EXISTS (SELECT 1 FROM "api"."authors" AS "authors_1" WHERE "authors_1"."id" = "api"."books"."author_id") OR "api"."books"."id" = $1)',
+  );
 });

@@ -98,6 +98,11 @@ export interface Rel {
   readonly computed?: ReadonlyMap<string, Routine>;
   /** Embeds, for `rel=is.null` inside and/or trees. */
   readonly embeds?: readonly EmbedNode[];
+  /**
+   * How `rel=is.null` is rendered when not from the embed's lateral join:
+   * count queries have no joins and ask `[NOT] EXISTS` instead.
+   */
+  readonly embedNull?: (e: EmbedNode, isNull: boolean) => Sql;
   /** The columns a select star reads, in order (the table's columns). */
   readonly starColumns?: readonly string[];
 }
@@ -286,7 +291,10 @@ export function logicSql(rel: Rel, t: LogicTree): Sql {
       f.field.jsonPath.length === 0 && op.kind === "is" &&
       (op.value === "null" || op.value === "not_null")
     ) {
-      return embedNullSql(e, (op.value === "null") !== f.negated);
+      return (rel.embedNull ?? embedNullSql)(
+        e,
+        (op.value === "null") !== f.negated,
+      );
     }
     return filterSql(rel, f);
   }
@@ -551,34 +559,98 @@ function tailSql(node: ReadNode, rel: Rel, groupBy: readonly Sql[]): Sql {
   return q;
 }
 
+/**
+ * Where an embed's rows come from: its table (or its function of the
+ * parent's row), a many-to-many's junction, and the conditions that
+ * correlate them to the parent.
+ */
+function embedSource(
+  e: EmbedNode,
+  parent: Rel,
+  child: Rel,
+): { table: Sql; junction: Sql | null; conditions: Sql[] } {
+  const node = e.node;
+  const alias = ident(e.tableAlias);
+  const r = e.rel;
+  if (r.kind === "computed") {
+    // no join condition: the function already follows the parent row
+    return {
+      table: sql`${qi(r.routine.schema, r.routine.name)}(${
+        parent.row ?? parent.ref
+      }) AS ${alias}`,
+      junction: null,
+      conditions: [],
+    };
+  }
+  const table = sql`${qi(node.table.schema, node.table.name)} AS ${alias}`;
+  if (r.kind !== "m2m") {
+    return {
+      table,
+      junction: null,
+      conditions: [joinCondition(e, parent, child)],
+    };
+  }
+  const jn = ident(`${r.junction.name}_${e.tableAlias}`);
+  const conditions: Sql[] = [];
+  for (const [t, jc] of r.targetColumns) {
+    conditions.push(sql`${alias}.${ident(t)} = ${jn}.${ident(jc)}`);
+  }
+  for (const [s, jc] of r.sourceColumns) {
+    conditions.push(sql`${jn}.${ident(jc)} = ${parent.ref}.${ident(s)}`);
+  }
+  return {
+    table,
+    junction: sql`${qi(r.junction.schema, r.junction.name)} AS ${jn}`,
+    conditions,
+  };
+}
+
+/**
+ * The conditions of a count query, as PostgREST's `readPlanToCountQuery`:
+ * no joins, so `!inner` embeds and `rel=[not.]is.null` filters are
+ * `[NOT] EXISTS` subqueries of the embed's own count query.
+ */
+function countConditions(
+  node: ReadNode,
+  rel: Rel,
+  extra: readonly Sql[],
+): Sql[] {
+  const exists = (e: EmbedNode, isNull: boolean): Sql => {
+    const alias = ident(e.tableAlias);
+    const child = relOf(alias, alias, e.node);
+    const src = embedSource(e, rel, child);
+    const from = src.junction === null
+      ? src.table
+      : sql`${src.table}, ${src.junction}`;
+    const q = sql`SELECT 1 FROM ${from}${
+      whereSql(countConditions(e.node, child, src.conditions))
+    }`;
+    return isNull ? sql`NOT EXISTS (${q})` : sql`EXISTS (${q})`;
+  };
+  const counting: Rel = { ...rel, embedNull: exists };
+  const conds: Sql[] = [
+    ...extra,
+    ...node.where.map((w) => logicSql(counting, w)),
+  ];
+  for (const f of node.embedFilters) {
+    const e = node.embeds.find((x) => x.key === f.key);
+    if (e !== undefined) conds.push(exists(e, f.isNull));
+  }
+  for (const e of node.embeds) {
+    if (e.joinType === "inner") conds.push(exists(e, false));
+  }
+  return conds;
+}
+
 /** The lateral subquery of an embed, correlated to its parent. */
 function embedSql(e: EmbedNode, parent: Rel): Sql {
   const node = e.node;
   const alias = ident(e.tableAlias);
   const child = relOf(alias, alias, node);
-  const r = e.rel;
-  // a computed relationship reads the function of the parent's row
-  const table = r.kind === "computed"
-    ? sql`${qi(r.routine.schema, r.routine.name)}(${
-      parent.row ?? parent.ref
-    }) AS ${alias}`
-    : sql`${qi(node.table.schema, node.table.name)} AS ${alias}`;
-  const extra: Sql[] = [];
-  let from = fromSql(node, child, table);
-  if (r.kind === "computed") {
-    // no join condition: the function already follows the parent row
-  } else if (r.kind === "m2m") {
-    const jn = ident(`${r.junction.name}_${e.tableAlias}`);
-    from = sql`${from}, ${qi(r.junction.schema, r.junction.name)} AS ${jn}`;
-    for (const [t, jc] of r.targetColumns) {
-      extra.push(sql`${alias}.${ident(t)} = ${jn}.${ident(jc)}`);
-    }
-    for (const [s, jc] of r.sourceColumns) {
-      extra.push(sql`${jn}.${ident(jc)} = ${parent.ref}.${ident(s)}`);
-    }
-  } else {
-    extra.push(joinCondition(e, parent, child));
-  }
+  const src = embedSource(e, parent, child);
+  const extra = src.conditions;
+  let from = fromSql(node, child, src.table);
+  if (src.junction !== null) from = sql`${from}, ${src.junction}`;
   const { list, groupBy } = selectSql(child, node.select, {
     raw: e.spread && isToOne(e.rel),
     ...(e.spread
@@ -767,9 +839,8 @@ export function sourceSql(node: ReadNode, call: RootSource): Sql {
 /** The count query of a read node (no range, no order). */
 export function countSql(node: ReadNode, call: CallSource | null): Sql {
   const rel = rootRel(node, call);
-  return sql`SELECT 1 FROM ${rootFrom(node, rel, call)}${
-    whereSql(conditions(node, rel, []))
-  }`;
+  const from = call === null ? rel.ref : callSql(call);
+  return sql`SELECT 1 FROM ${from}${whereSql(countConditions(node, rel, []))}`;
 }
 
 const CSV_BODY = keyword(
@@ -850,6 +921,10 @@ export function readStatement(plan: ReadPlan): Sql {
     ? sql`null::bigint`
     : range.limit === null && range.offset === 0
     ? sql`pg_catalog.count(_postgrest_t)`
+    : plan.countLimit !== undefined
+    ? sql`(SELECT pg_catalog.count(*) FROM (${
+      countSql(plan.node, plan.call)
+    } LIMIT ${param(plan.countLimit)}::bigint) _pgrst_count)`
     : sql`(SELECT pg_catalog.count(*) FROM (${
       countSql(plan.node, plan.call)
     }) _pgrst_count)`;

@@ -5,8 +5,9 @@
  * relationship per choice, ambiguous in PostgREST's order), a view exposing
  * a self-reference's column twice (each column embeds its parent), a
  * many-to-many through a view of a junction whose table is not exposed, the
- * Location of an insert into a view over a join (both tables' keys), and
- * full-text search on a domain over a tsvector domain.
+ * Location of an insert into a view over a join (both tables' keys),
+ * full-text search on a domain over a tsvector domain, and count=estimated
+ * (exact up to db-max-rows + 1, the planner's guess only when larger).
  *
  * Needs PGRST_TEST_DB_URI (set by `deno task test`).
  *
@@ -29,14 +30,21 @@ const CONFIG: Config = {
 };
 
 let running: Promise<RunningApp> | null = null;
+let limited: Promise<RunningApp> | null = null;
 
 Deno.test.afterAll(async () => {
   if (running !== null) await (await running).close();
+  if (limited !== null) await (await limited).close();
 });
 
-async function request(path: string, init: RequestInit = {}) {
-  running ??= startApp(CONFIG);
-  const app = await running;
+async function request(
+  path: string,
+  init: RequestInit = {},
+  maxRows: number | null = null,
+) {
+  const app = maxRows === null
+    ? await (running ??= startApp(CONFIG))
+    : await (limited ??= startApp({ ...CONFIG, dbMaxRows: maxRows }));
   assert.ok(app.state.cache !== null, "the schema cache is loaded");
   return await makeHandler(app.state)(
     new Request(`http://localhost${path}`, init),
@@ -120,4 +128,22 @@ test("fts on a domain over a tsvector domain uses the column as the vector", asy
     await getJson("/docs?select=id&body=phfts(simple).to%20see"),
     [{ id: 2 }],
   );
+});
+
+test("count=estimated counts exactly up to db-max-rows + 1 and keeps that over a smaller planner guess", async () => {
+  const res = await request("/nodes_above_one", {
+    method: "HEAD",
+    headers: { Prefer: "count=estimated" },
+  }, 2);
+  await res.body?.cancel();
+  assert.equal(res.status, 206);
+  assert.equal(res.headers.get("Content-Range"), "0-1/3");
+});
+
+test("count=estimated without db-max-rows counts exactly when the planner guesses less", async () => {
+  const res = await request("/nodes_above_one", {
+    headers: { Prefer: "count=estimated" },
+  });
+  await res.body?.cancel();
+  assert.equal(res.headers.get("Content-Range"), "0-3/4");
 });

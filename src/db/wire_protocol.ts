@@ -221,9 +221,12 @@ export class MessageWriter {
     return this;
   }
 
-  /** The bytes written so far (a copy). */
+  /**
+   * The bytes written so far: a view, not a copy (a 2 MB body's Bind would
+   * be copied once more), so nothing may be written after it is taken.
+   */
   bytes(): Uint8Array {
-    return this.#buf.slice(0, this.#pos);
+    return this.#buf.subarray(0, this.#pos);
   }
 
   get length(): number {

@@ -313,10 +313,13 @@ async function execute(
     if (plan.count === "planned") {
       row = { ...row, tableTotal: estimate };
     } else if (
-      row.tableTotal !== null && (maxRows === null || row.tableTotal > maxRows)
+      row.tableTotal !== null &&
+      (maxRows === null ? plan.call === null : row.tableTotal > maxRows)
     ) {
-      // estimated: the exact count up to db-max-rows, above it (or without
-      // db-max-rows, as PostgREST) the planner's guess when that is larger
+      // estimated: the exact count up to db-max-rows, above it (or, for a
+      // table or view, without db-max-rows, as PostgREST) the planner's
+      // guess when that is larger; a function's rows are never guessed
+      // without db-max-rows (its planner estimate is a constant, often 1000)
       row = { ...row, tableTotal: Math.max(row.tableTotal, estimate ?? 0) };
     }
   }

@@ -3,8 +3,9 @@
  * (tests/fixtures/rpc_returns.sql), with the app built in-process like
  * embed_test.ts: a bare `record` and `setof record` (called as scalars, as
  * PostgREST does: no column definition list), a set of a domain over a
- * table's row type (that table's rows, with embeds), and JSON paths on a
- * composite column of a function's TABLE.
+ * table's row type (that table's rows, with embeds), JSON paths on a
+ * composite column of a function's TABLE, and count=estimated on a
+ * function without db-max-rows (the exact count, not the planner's 1000).
  *
  * Needs PGRST_TEST_DB_URI (set by `deno task test`).
  *
@@ -31,18 +32,22 @@ Deno.test.afterAll(async () => {
   if (running !== null) await (await running).close();
 });
 
+async function request(path: string, init: RequestInit = {}) {
+  running ??= startApp(CONFIG);
+  const app = await running;
+  assert.ok(app.state.cache !== null, "the schema cache is loaded");
+  return await makeHandler(app.state)(
+    new Request(`http://localhost${path}`, init),
+  );
+}
+
 /** Sends the request, asserts the status and returns the parsed body. */
 async function json(
   path: string,
   init: RequestInit = {},
   status = 200,
 ): Promise<unknown> {
-  running ??= startApp(CONFIG);
-  const app = await running;
-  assert.ok(app.state.cache !== null, "the schema cache is loaded");
-  const res = await makeHandler(app.state)(
-    new Request(`http://localhost${path}`, init),
-  );
+  const res = await request(path, init);
   const text = await res.text();
   assert.equal(res.status, status, text);
   return JSON.parse(text);
@@ -86,4 +91,12 @@ test("JSON paths on a composite column of a function's TABLE select, filter and 
     ),
     [{ r: 0.3 }, { r: 0.2 }],
   );
+});
+
+test("count=estimated on a function without db-max-rows is the exact count, not the planner's guess", async () => {
+  const res = await request("/rpc/all_projects", {
+    headers: { Prefer: "count=estimated" },
+  });
+  await res.body?.cancel();
+  assert.equal(res.headers.get("Content-Range"), "0-1/2");
 });

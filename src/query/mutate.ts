@@ -4,8 +4,10 @@
  * response needs, the representation read over those rows (with embeds),
  * the affected and inserted counts, and the primary key for `Location`.
  *
- * The body is bound once, as jsonb, and expanded with
- * `jsonb_array_elements` and `jsonb_populate_record`. A column whose domain
+ * The body is bound once, as json (as PostgREST binds it: PostgreSQL only
+ * checks its syntax where jsonb would build a binary copy, which a request
+ * refused for lack of privileges also paid for), and expanded with
+ * `json_array_elements` and `json_populate_record`. A column whose domain
  * has a json parser (data representations: a `json → domain` cast) reads
  * its key through that function instead; on such tables the record is
  * populated from only the other written keys, so no other key is parsed.
@@ -38,7 +40,7 @@ function hasRepresentations(t: Table): boolean {
 }
 
 /**
- * The object `jsonb_populate_record` reads: the element itself, or, when
+ * The object `json_populate_record` reads: the element itself, or, when
  * the table has columns with a json parser, only the keys written without
  * one (the others are parsed by their functions, and keys not written,
  * e.g. outside `?columns`, must not be parsed at all).
@@ -48,12 +50,17 @@ function recordSource(plan: MutatePlan, element: Sql): Sql {
   const keys = plan.columns.filter((c) => c.repr?.fromJson === undefined)
     .map((c) => c.name);
   const e = ident("pgrst_e");
-  return sql`(SELECT coalesce(pg_catalog.jsonb_object_agg(${e}.key, ${e}.value), '{}') FROM pg_catalog.jsonb_each(${element}) AS ${e} WHERE ${e}.key = ANY(${
+  return sql`(SELECT coalesce(pg_catalog.json_object_agg(${e}.key, ${e}.value), '{}') FROM pg_catalog.json_each(${element}) AS ${e} WHERE ${e}.key = ANY(${
     param(arrayLiteral(keys))
   }::text[]))`;
 }
 
 const PARSED = ident("pgrst_rj");
+
+/** Whether the JSON object has the key (its value may be JSON null). */
+function hasKey(object: Sql, key: string): Sql {
+  return sql`(${object} -> ${param(key)}) IS NOT NULL`;
+}
 
 /**
  * A written column's value: its json parser over the key's JSON value, or
@@ -66,7 +73,7 @@ function columnValue(c: Column, rec: Sql): Sql {
 }
 
 /**
- * `, jsonb_to_record(element) AS pgrst_rj("col" json, …)`: the JSON values
+ * `, json_to_record(element) AS pgrst_rj("col" json, …)`: the JSON values
  * of the columns with a json parser, when any is written. A function scan
  * (not `element -> 'col'`), so that the planner cannot fold the parser
  * over a constant and raise its error when no row is written.
@@ -74,7 +81,7 @@ function columnValue(c: Column, rec: Sql): Sql {
 function parsedSource(plan: MutatePlan, element: Sql): Sql {
   const cols = plan.columns.filter((c) => c.repr?.fromJson !== undefined);
   if (cols.length === 0) return EMPTY;
-  return sql`, jsonb_to_record(${element}) AS ${PARSED}(${
+  return sql`, json_to_record(${element}) AS ${PARSED}(${
     join(cols.map((c) => sql`${ident(c.name)} json`))
   })`;
 }
@@ -85,7 +92,7 @@ function insertSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
   const cols = plan.columns;
   if (cols.length === 0) {
     // rows without keys: every column takes its default
-    return sql`INSERT INTO ${target} SELECT FROM jsonb_array_elements(${json}::jsonb) RETURNING ${returning}`;
+    return sql`INSERT INTO ${target} SELECT FROM json_array_elements(${json}::json) RETURNING ${returning}`;
   }
   const rec = ident("pgrst_rec");
   const j = sql`${ident("pgrst_j")}.${ident("j")}`;
@@ -93,13 +100,13 @@ function insertSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
     const v = columnValue(c, rec);
     if (!plan.missingDefault) return v;
     const def = c.defaultValue === null ? sql`NULL` : keyword(c.defaultValue);
-    return sql`CASE WHEN ${j} ? ${param(c.name)} THEN ${v} ELSE ${def} END`;
+    return sql`CASE WHEN ${hasKey(j, c.name)} THEN ${v} ELSE ${def} END`;
   });
   let q = sql`INSERT INTO ${target} (${
     join(cols.map((c) => ident(c.name)))
-  }) SELECT ${join(values)} FROM jsonb_array_elements(${json}::jsonb) AS ${
+  }) SELECT ${join(values)} FROM json_array_elements(${json}::json) AS ${
     ident("pgrst_j")
-  }(${ident("j")}), jsonb_populate_record(null::${target}, ${
+  }(${ident("j")}), json_populate_record(null::${target}, ${
     recordSource(plan, j)
   }) AS ${rec}${parsedSource(plan, j)}`;
   const oc = plan.onConflict;
@@ -129,7 +136,7 @@ function whereSql(plan: MutatePlan, target: Sql): Sql {
 
 function updateSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
   const rec = ident("pgrst_rec");
-  const body = sql`(${param(plan.payload?.json ?? "[]")}::jsonb)->0`;
+  const body = sql`(${param(plan.payload?.json ?? "[]")}::json)->0`;
   // with data representations the object is read in several places: bind
   // the body once, in a subquery the other FROM items refer to
   const shared = hasRepresentations(plan.table);
@@ -139,13 +146,13 @@ function updateSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
     const v = columnValue(c, rec);
     if (!plan.missingDefault) return sql`${ident(c.name)} = ${v}`;
     const def = c.defaultValue === null ? sql`NULL` : keyword(c.defaultValue);
-    return sql`${ident(c.name)} = CASE WHEN ${first} ? ${
-      param(c.name)
+    return sql`${ident(c.name)} = CASE WHEN ${
+      hasKey(first, c.name)
     } THEN ${v} ELSE ${def} END`;
   });
   return sql`UPDATE ${target} SET ${join(sets)} FROM ${
     shared ? sql`(SELECT ${body} AS ${ident("j")}) AS ${u}, ` : EMPTY
-  }jsonb_populate_record(null::${target}, ${
+  }json_populate_record(null::${target}, ${
     recordSource(plan, first)
   }) AS ${rec}${parsedSource(plan, first)}${
     whereSql(plan, target)

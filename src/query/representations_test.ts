@@ -247,11 +247,11 @@ Deno.test("an insert parses a represented column's JSON value through its json p
   const s = render(mutateStatement(mutation("insert", TODOS.columns)));
   assert.ok(
     s.text.includes(
-      `INSERT INTO ${T} ("id", "color", "name") SELECT "pgrst_rec"."id", "fmt"."color"("pgrst_rj"."color"), "pgrst_rec"."name" FROM jsonb_array_elements($1::jsonb) AS "pgrst_j"("j"), jsonb_populate_record(null::${T}, (SELECT coalesce(pg_catalog.jsonb_object_agg("pgrst_e".key, "pgrst_e".value), '{}') FROM pg_catalog.jsonb_each("pgrst_j"."j") AS "pgrst_e" WHERE "pgrst_e".key = ANY($2::text[]))) AS "pgrst_rec", jsonb_to_record("pgrst_j"."j") AS "pgrst_rj"("color" json)`,
+      `INSERT INTO ${T} ("id", "color", "name") SELECT "pgrst_rec"."id", "fmt"."color"("pgrst_rj"."color"), "pgrst_rec"."name" FROM json_array_elements($1::json) AS "pgrst_j"("j"), json_populate_record(null::${T}, (SELECT coalesce(pg_catalog.json_object_agg("pgrst_e".key, "pgrst_e".value), '{}') FROM pg_catalog.json_each("pgrst_j"."j") AS "pgrst_e" WHERE "pgrst_e".key = ANY($2::text[]))) AS "pgrst_rec", json_to_record("pgrst_j"."j") AS "pgrst_rj"("color" json)`,
     ),
     s.text,
   );
-  // only the keys without a parser reach jsonb_populate_record
+  // only the keys without a parser reach json_populate_record
   assert.equal(s.params[1], '{"id","name"}');
 });
 
@@ -261,7 +261,7 @@ Deno.test("keys outside the written columns are never parsed on a table with rep
   const s = render(mutateStatement(mutation("update", [id])));
   assert.ok(
     s.text.includes(
-      `UPDATE ${T} SET "id" = "pgrst_rec"."id" FROM (SELECT ($1::jsonb)->0 AS "j") AS "pgrst_u", jsonb_populate_record(null::${T}, (SELECT coalesce(`,
+      `UPDATE ${T} SET "id" = "pgrst_rec"."id" FROM (SELECT ($1::json)->0 AS "j") AS "pgrst_u", json_populate_record(null::${T}, (SELECT coalesce(`,
     ),
     s.text,
   );
@@ -281,7 +281,7 @@ Deno.test("an update parses a represented column through a function scan of the 
   );
   assert.ok(
     s.text.includes(
-      `FROM (SELECT ($1::jsonb)->0 AS "j") AS "pgrst_u", jsonb_populate_record(null::${T}, (SELECT coalesce(pg_catalog.jsonb_object_agg("pgrst_e".key, "pgrst_e".value), '{}') FROM pg_catalog.jsonb_each("pgrst_u"."j") AS "pgrst_e" WHERE "pgrst_e".key = ANY($2::text[]))) AS "pgrst_rec", jsonb_to_record("pgrst_u"."j") AS "pgrst_rj"("color" json)`,
+      `FROM (SELECT ($1::json)->0 AS "j") AS "pgrst_u", json_populate_record(null::${T}, (SELECT coalesce(pg_catalog.json_object_agg("pgrst_e".key, "pgrst_e".value), '{}') FROM pg_catalog.json_each("pgrst_u"."j") AS "pgrst_e" WHERE "pgrst_e".key = ANY($2::text[]))) AS "pgrst_rec", json_to_record("pgrst_u"."j") AS "pgrst_rj"("color" json)`,
     ),
     s.text,
   );
@@ -291,7 +291,7 @@ Deno.test("a table without representations populates the record from the whole e
   const s = render(mutateStatement(mutation("insert", PLAIN.columns, PLAIN)));
   assert.ok(
     s.text.includes(
-      `jsonb_populate_record(null::${T}, "pgrst_j"."j") AS "pgrst_rec" RETURNING`,
+      `json_populate_record(null::${T}, "pgrst_j"."j") AS "pgrst_rec" RETURNING`,
     ),
     s.text,
   );

@@ -34,11 +34,21 @@ export interface BodyJob {
   readonly id: number;
   readonly bytes: Uint8Array;
   readonly checkKeys: boolean;
+  /** Whether the first row is wanted (function calls), as JSON text. */
+  readonly wantFirst: boolean;
 }
 
-/** The worker's answer to one job. */
+/** What the worker posts: that it is ready, or the answer to one job. */
 export type BodyReply =
-  | { readonly id: number; readonly ok: true; readonly payload: Payload }
+  | { readonly ready: true }
+  | {
+    readonly id: number;
+    readonly ok: true;
+    /** The payload without `first` (a large object is slow to clone). */
+    readonly payload: Payload;
+    /** The first row as JSON text, when the job wanted it. */
+    readonly firstJson: string | null;
+  }
   | {
     readonly id: number;
     readonly ok: false;
@@ -51,7 +61,11 @@ export type BodyReply =
     };
   };
 
-interface Waiter {
+interface Job {
+  readonly id: number;
+  readonly bytes: Uint8Array;
+  readonly checkKeys: boolean;
+  readonly wantFirst: boolean;
   readonly resolve: (p: Payload) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -59,16 +73,27 @@ interface Waiter {
 /** Parses JSON write bodies, the large ones on a worker thread. */
 export class BodyParser {
   #worker: Worker | null = null;
-  #waiting = new Map<number, Waiter>();
+  /** Whether the worker has loaded (it posts `ready`). */
+  #ready = false;
+  /** Jobs waiting for the worker to load: their bytes are still here. */
+  #held: Job[] = [];
+  /** Jobs posted to the worker, by id. */
+  #waiting = new Map<number, Job>();
   #next = 1;
   #idle: ReturnType<typeof setTimeout> | null = null;
   #disabled = false;
   readonly #minBytes: number;
   readonly #idleMs: number;
+  readonly #workerUrl: URL;
 
-  constructor(minBytes = OFF_THREAD_MIN_BYTES, idleMs = IDLE_MS) {
+  constructor(
+    minBytes = OFF_THREAD_MIN_BYTES,
+    idleMs = IDLE_MS,
+    workerUrl = new URL("./body_worker.ts", import.meta.url),
+  ) {
     this.#minBytes = minBytes;
     this.#idleMs = idleMs;
+    this.#workerUrl = workerUrl;
   }
 
   /** Bodies at least this large go to the worker. */
@@ -83,33 +108,32 @@ export class BodyParser {
 
   /**
    * Parses a JSON body as `parseJsonBody` does. A large body's bytes are
-   * transferred to the worker: `bytes` is empty afterwards.
+   * transferred to the worker once it has loaded: `bytes` may be empty
+   * afterwards. `wantFirst` (function calls) keeps the first row; without
+   * it `first` is null for a body parsed on the worker.
    * @throws {PgrstError} PGRST102
    */
-  parse(bytes: Uint8Array, checkKeys: boolean): Promise<Payload> {
-    const worker = bytes.byteLength >= this.#minBytes ? this.#start() : null;
-    if (worker === null) {
-      try {
-        return Promise.resolve(parseJsonBody(bytes, checkKeys));
-      } catch (e) {
-        return Promise.reject(e);
-      }
+  parse(
+    bytes: Uint8Array,
+    checkKeys: boolean,
+    wantFirst = false,
+  ): Promise<Payload> {
+    if (bytes.byteLength < this.#minBytes || !this.#start()) {
+      return inPlace(bytes, checkKeys);
     }
     if (this.#idle !== null) clearTimeout(this.#idle);
     this.#idle = null;
-    const id = this.#next++;
     return new Promise<Payload>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-      // the bytes move to the worker (a structured-clone copy of 2 MB costs
-      // the main thread some 2 ms): a view of a larger buffer is copied
-      // first, and the caller must not read them afterwards
-      const buffer = bytes.buffer instanceof ArrayBuffer &&
-          bytes.byteOffset === 0 &&
-          bytes.byteLength === bytes.buffer.byteLength
-        ? bytes.buffer
-        : bytes.slice().buffer;
-      const job: BodyJob = { id, bytes: new Uint8Array(buffer), checkKeys };
-      worker.postMessage(job, [buffer]);
+      const job = {
+        id: this.#next++,
+        bytes,
+        checkKeys,
+        wantFirst,
+        resolve,
+        reject,
+      };
+      if (this.#ready) this.#post(job);
+      else this.#held.push(job);
     });
   }
 
@@ -118,38 +142,84 @@ export class BodyParser {
     this.#stop(new Error("the body parser was closed"));
   }
 
-  #start(): Worker | null {
-    if (this.#worker !== null) return this.#worker;
-    if (this.#disabled) return null;
+  /** Starts the worker if need be; false when there can be none. */
+  #start(): boolean {
+    if (this.#worker !== null) return true;
+    if (this.#disabled) return false;
     let worker: Worker;
     try {
-      worker = new Worker(new URL("./body_worker.ts", import.meta.url), {
-        type: "module",
-      });
+      worker = new Worker(this.#workerUrl, { type: "module" });
     } catch (e) {
       this.#disable(e);
-      return null;
+      return false;
     }
     worker.onmessage = (e: MessageEvent<BodyReply>) => this.#reply(e.data);
+    worker.onmessageerror = () => {
+      this.#stop(new Error("a reply of the body parser's worker was lost"));
+    };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
+      if (this.#ready) {
+        // it ran and failed: the jobs it held are lost (their bytes moved)
+        this.#stop(new Error("the body parser's worker failed"));
+        return;
+      }
+      // it never loaded (e.g. a binary compiled without it): parse here
       this.#disable(e.message);
-      this.#stop(new Error("the body parser's worker failed"));
+      const held = this.#held.splice(0);
+      this.#stop(new Error("the body parser's worker did not start"));
+      for (const j of held) {
+        inPlace(j.bytes, j.checkKeys).then(j.resolve, j.reject);
+      }
     };
     this.#worker = worker;
-    return worker;
+    this.#ready = false;
+    return true;
+  }
+
+  #post(job: Job): void {
+    const worker = this.#worker;
+    if (worker === null) {
+      job.reject(new Error("the body parser's worker is gone"));
+      return;
+    }
+    this.#waiting.set(job.id, job);
+    // the bytes move to the worker (a structured-clone copy of 2 MB costs
+    // the main thread some 2 ms): a view of a larger buffer is copied first
+    const { bytes } = job;
+    const buffer = bytes.buffer instanceof ArrayBuffer &&
+        bytes.byteOffset === 0 &&
+        bytes.byteLength === bytes.buffer.byteLength
+      ? bytes.buffer
+      : bytes.slice().buffer;
+    const message: BodyJob = {
+      id: job.id,
+      bytes: new Uint8Array(buffer),
+      checkKeys: job.checkKeys,
+      wantFirst: job.wantFirst,
+    };
+    worker.postMessage(message, [buffer]);
   }
 
   #reply(r: BodyReply): void {
-    const w = this.#waiting.get(r.id);
-    if (w === undefined) return;
-    this.#waiting.delete(r.id);
-    if (r.ok) w.resolve(r.payload);
-    else {
-      const { status, code, message, details, hint } = r.error;
-      w.reject(new PgrstError(status, code, message, { details, hint }));
+    if ("ready" in r) {
+      this.#ready = true;
+      for (const j of this.#held.splice(0)) this.#post(j);
+      return;
     }
-    if (this.#waiting.size === 0) {
+    const job = this.#waiting.get(r.id);
+    if (job === undefined) return;
+    this.#waiting.delete(r.id);
+    if (r.ok) {
+      const first = r.firstJson === null
+        ? null
+        : JSON.parse(r.firstJson) as Record<string, unknown>;
+      job.resolve({ ...r.payload, first });
+    } else {
+      const { status, code, message, details, hint } = r.error;
+      job.reject(new PgrstError(status, code, message, { details, hint }));
+    }
+    if (this.#waiting.size === 0 && this.#held.length === 0) {
       const idle = setTimeout(
         () => this.#stop(new Error("idle")),
         this.#idleMs,
@@ -164,9 +234,10 @@ export class BodyParser {
     this.#idle = null;
     this.#worker?.terminate();
     this.#worker = null;
-    const waiting = [...this.#waiting.values()];
+    this.#ready = false;
+    const jobs = [...this.#waiting.values(), ...this.#held.splice(0)];
     this.#waiting.clear();
-    for (const w of waiting) w.reject(reason);
+    for (const j of jobs) j.reject(reason);
   }
 
   #disable(reason: unknown): void {
@@ -183,13 +254,23 @@ export class BodyParser {
   }
 }
 
+function inPlace(bytes: Uint8Array, checkKeys: boolean): Promise<Payload> {
+  try {
+    return Promise.resolve(parseJsonBody(bytes, checkKeys));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 /** The process's parser (one worker for the whole server). */
 export const bodyParser: BodyParser = new BodyParser();
 
 /**
- * The request with its body parsed when it is a large JSON body of a table
- * write or a function call (`payload` set); any other request as it is, for
- * the plan to parse.
+ * The request with its JSON body parsed when it is a table write or a
+ * function call (`payload` set; the large ones on the worker); any other
+ * request as it is, for the plan to read. The body is parsed before the
+ * target is looked up, as PostgREST parses it while reading the request, so
+ * an invalid body is 400 PGRST102 whatever the target and the body's size.
  * @throws {PgrstError} PGRST102
  */
 export async function withParsedBody(
@@ -197,13 +278,18 @@ export async function withParsedBody(
   req: ApiRequest,
 ): Promise<ApiRequest> {
   const { body } = req;
-  if (body === null || body.byteLength < parser.minBytes) return req;
+  // a function call without a body byte has no arguments (call.ts)
+  if (
+    body === null || body.byteLength === 0 && req.target.kind !== "relation"
+  ) {
+    return req;
+  }
   const write = req.target.kind === "relation" &&
     (req.method === "POST" || req.method === "PATCH" || req.method === "PUT");
   const call = req.target.kind === "routine" && req.method === "POST";
   if (!write && !call) return req;
   if (!isJsonBody(req.contentType)) return req;
-  const payload = await parser.parse(body, req.params.columns === null);
-  // the bytes went to the worker; the plan reads `payload`
+  const payload = await parser.parse(body, req.params.columns === null, call);
+  // the bytes may have gone to the worker; the plan reads `payload`
   return { ...req, body: null, payload };
 }

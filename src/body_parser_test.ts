@@ -63,7 +63,19 @@ Deno.test("BodyParser parses a large body on its worker, as parseJsonBody does",
     const bytes = encoder.encode(text);
     const p = await parser.parse(bytes, true);
     assert.equal(parser.running, true);
-    assert.deepEqual(p, parseJsonBody(encoder.encode(text), true));
+    // a table write does not read the first row: it stays in the worker
+    assert.deepEqual(p, {
+      ...parseJsonBody(encoder.encode(text), true),
+      first: null,
+    });
+    // a function call gets it, for an array and for a single object
+    const call = await parser.parse(encoder.encode(text), true, true);
+    assert.deepEqual(call, parseJsonBody(encoder.encode(text), true));
+    const object = JSON.stringify({ a: "x".repeat(MIN), n: [1, { b: null }] });
+    assert.deepEqual(
+      await parser.parse(encoder.encode(object), true, true),
+      parseJsonBody(encoder.encode(object), true),
+    );
     // the bytes were moved to the worker, not copied
     assert.equal(bytes.byteLength, 0);
     // several at once come back to their own callers
@@ -128,7 +140,7 @@ function request(over: Partial<ApiRequest>): ApiRequest {
   } as unknown as ApiRequest;
 }
 
-Deno.test("withParsedBody parses only large JSON bodies of table writes and function calls", async () => {
+Deno.test("withParsedBody parses the JSON bodies of table writes and function calls, and no other", async () => {
   const parser = new BodyParser(MIN, 60_000);
   try {
     const parsed = await withParsedBody(parser, request({}));
@@ -145,13 +157,25 @@ Deno.test("withParsedBody parses only large JSON bodies of table writes and func
       { target: { kind: "root" } },
       { method: "DELETE" },
       { contentType: "text/csv" },
-      { body: encoder.encode('{"a":1}') },
       { body: null },
+      // a call without a body byte has no arguments
+      { target: { kind: "routine", name: "f" }, body: new Uint8Array() },
     ];
     for (const over of untouched) {
       const req = request(over);
       assert.equal(await withParsedBody(parser, req), req);
     }
+    // a small body is parsed too (in place), before the plan looks the
+    // target up
+    const small = await withParsedBody(
+      parser,
+      request({ body: encoder.encode('{"a":1}') }),
+    );
+    assert.deepEqual(small.payload?.keys, ["a"]);
+    await assert.rejects(
+      withParsedBody(parser, request({ body: new Uint8Array() })),
+      (e: unknown) => e instanceof PgrstError && e.code === "PGRST102",
+    );
     // ?columns= leaves the keys unchecked, as the plan does
     const mixed = bigRows().slice(0, -1) + ',{"other":1}]';
     const loose = await withParsedBody(
@@ -165,4 +189,41 @@ Deno.test("withParsedBody parses only large JSON bodies of table writes and func
   } finally {
     parser.close();
   }
+});
+
+Deno.test("BodyParser parses in place when its worker cannot be loaded, and fails no request", async () => {
+  const parser = new BodyParser(
+    MIN,
+    60_000,
+    new URL("./no_such_body_worker.ts", import.meta.url),
+  );
+  try {
+    const texts = [bigRows(), bigRows(200)];
+    const results = await Promise.all(
+      texts.map((t) => parser.parse(encoder.encode(t), true, true)),
+    );
+    assert.deepEqual(
+      results,
+      texts.map((t) => parseJsonBody(encoder.encode(t), true)),
+    );
+    // from then on, without trying again
+    assert.equal(parser.running, false);
+    const later = await parser.parse(encoder.encode(bigRows(300)), true);
+    assert.equal(later.rows, 300);
+    assert.equal(parser.running, false);
+    const bad = await failure(() =>
+      parser.parse(encoder.encode(bigRows().slice(0, -1)), true)
+    );
+    assert.equal(bad["code"], "PGRST102");
+  } finally {
+    parser.close();
+  }
+});
+
+Deno.test("BodyParser.close() fails the jobs it still holds", async () => {
+  const parser = new BodyParser(MIN, 60_000);
+  const pending = parser.parse(encoder.encode(bigRows()), true);
+  parser.close();
+  await assert.rejects(pending, /closed/);
+  assert.equal(parser.running, false);
 });

@@ -23,10 +23,18 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 
 scope.onmessage = (e: MessageEvent<BodyJob>) => {
-  const { id, bytes, checkKeys } = e.data;
+  const { id, bytes, checkKeys, wantFirst } = e.data;
   let reply: BodyReply;
   try {
-    reply = { id, ok: true, payload: parseJsonBody(bytes, checkKeys) };
+    const p = parseJsonBody(bytes, checkKeys);
+    // the first row goes back as text: a large object is slower to clone
+    // than to parse, and only function calls read it
+    const firstJson = !wantFirst || p.first === null
+      ? null
+      : p.single
+      ? p.json.slice(1, -1)
+      : JSON.stringify(p.first);
+    reply = { id, ok: true, payload: { ...p, first: null }, firstJson };
   } catch (err) {
     const known = err instanceof PgrstError;
     reply = {
@@ -43,3 +51,6 @@ scope.onmessage = (e: MessageEvent<BodyJob>) => {
   }
   scope.postMessage(reply);
 };
+
+// loaded: the parser may send its jobs' bytes now
+scope.postMessage({ ready: true });

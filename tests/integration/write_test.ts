@@ -1125,3 +1125,11 @@ test("a large JSON body's errors are those of a small one: invalid JSON, keys th
   await expectEmpty(res, 201);
   assert.equal(res.headers.get("Content-Range"), "*/4001");
 });
+
+test("an invalid JSON body is 400 PGRST102 before the target is looked up, whatever its size", async () => {
+  for (const body of ['{"id":', `[${'{"k":"x"},'.repeat(30_000)}`]) {
+    const res = await call("POST", "/no_such_table", { body });
+    const err = await expectError(res, 400, "PGRST102");
+    assert.equal(err.message, "Empty or invalid json");
+  }
+});

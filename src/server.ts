@@ -366,9 +366,12 @@ export async function startApp(
             markListening();
             if (loadStarted) {
               // only a connection failure marks the database down, not a
-              // load that found the pool busy
+              // load that found the pool busy; either way the load is tried
+              // again until it succeeds (the notifications it replaces
+              // are gone)
               void reload().catch((e: unknown) => {
                 if (isConnectionFailure(e)) state.onConnectionError();
+                else void recover();
               });
             }
           },

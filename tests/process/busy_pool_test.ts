@@ -7,6 +7,9 @@
  *   down: a request that then times out on the pool still gets 504
  *   PGRST003, not 503 PGRST001, and `/ready` is 200 again once the slow
  *   request is done;
+ * - a schema reload after the LISTEN connection came back, which finds the
+ *   pool busy, is tried again until it succeeds (the NOTIFYs it stands for
+ *   are lost), so the cache is not left stale;
  * - a request past `server-request-timeout` is counted once in `/metrics`
  *   and written once to the access log, as the 504 it got, although its
  *   work (the cancelled statement, 57014) ends after the answer.
@@ -113,5 +116,46 @@ Deno.test({
       .filter((l) => l.includes('"POST /rpc/slow HTTP/1.1"'));
     assert.equal(lines.length, 1, server.output());
     assert.match(lines[0] ?? "", /" 504 "/);
+  },
+});
+
+Deno.test({
+  name: "listener reconnect: a reload that finds the pool busy is retried " +
+    "until the schema cache is fresh",
+  ignore: uri === undefined,
+  async fn() {
+    await using db = await scratchDb("ops_listen_busy", SLOW_SETUP);
+    await using server = await startServer({
+      env: {
+        ...scratchEnv(db),
+        PGRST_DB_POOL: "1",
+        PGRST_DB_POOL_ACQUISITION_TIMEOUT: "1",
+      },
+    });
+    const slow = request(`${server.url}/rpc/slow`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ seconds: 3 }),
+    });
+    await waitForSleeper(db.sql, db.name);
+    // a table the cache does not know yet, and no NOTIFY for it: only the
+    // reload after the listener's reconnect can find it
+    await db.sql.unsafe(`create table api.later (id int);
+      grant select on api.later to web_anon`);
+    const [killed] = await db.sql`select count(pg_terminate_backend(pid))::int
+      as n from pg_stat_activity
+      where datname = ${db.name} and query ilike 'listen%'`;
+    assert.equal(killed?.n, 1, "the LISTEN connection was found");
+    assert.equal((await slow).status, 200);
+    const later = await waitFor(
+      "the cache to know api.later",
+      async () => {
+        const r = await request(`${server.url}/later`);
+        return r.status === 200 ? r : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.equal(later.text, "[]");
   },
 });

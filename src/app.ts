@@ -276,7 +276,10 @@ async function execute(
       readOnly,
     });
   }
-  const planned = plan.count === "planned" || plan.count === "estimated";
+  // PostgREST asks the planner only for tables and views: a function's
+  // count=estimated is its exact count, count=planned none
+  const planned = plan.call === null &&
+    (plan.count === "planned" || plan.count === "estimated");
   if (planned) statements.push(render(plannedCountStatement(plan)));
   timer.lap("plan");
   // a function call whose result fails a check (singular response,
@@ -313,13 +316,10 @@ async function execute(
     if (plan.count === "planned") {
       row = { ...row, tableTotal: estimate };
     } else if (
-      row.tableTotal !== null &&
-      (maxRows === null ? plan.call === null : row.tableTotal > maxRows)
+      row.tableTotal !== null && (maxRows === null || row.tableTotal > maxRows)
     ) {
-      // estimated: the exact count up to db-max-rows, above it (or, for a
-      // table or view, without db-max-rows, as PostgREST) the planner's
-      // guess when that is larger; a function's rows are never guessed
-      // without db-max-rows (its planner estimate is a constant, often 1000)
+      // estimated: the exact count up to db-max-rows, above it (or without
+      // db-max-rows, as PostgREST) the planner's guess when that is larger
       row = { ...row, tableTotal: Math.max(row.tableTotal, estimate ?? 0) };
     }
   }

@@ -27,14 +27,19 @@ const CONFIG: Config = {
 };
 
 let running: Promise<RunningApp> | null = null;
+/** The same, with db-max-rows 1. */
+let limited: Promise<RunningApp> | null = null;
 
 Deno.test.afterAll(async () => {
   if (running !== null) await (await running).close();
+  if (limited !== null) await (await limited).close();
 });
 
-async function request(path: string, init: RequestInit = {}) {
-  running ??= startApp(CONFIG);
-  const app = await running;
+async function request(path: string, init: RequestInit = {}, maxRows = false) {
+  const app =
+    await (maxRows
+      ? limited ??= startApp({ ...CONFIG, dbMaxRows: 1 })
+      : running ??= startApp(CONFIG));
   assert.ok(app.state.cache !== null, "the schema cache is loaded");
   return await makeHandler(app.state)(
     new Request(`http://localhost${path}`, init),
@@ -99,4 +104,17 @@ test("count=estimated on a function without db-max-rows is the exact count, not 
   });
   await res.body?.cancel();
   assert.equal(res.headers.get("Content-Range"), "0-1/2");
+});
+
+test("with db-max-rows, a function's count=estimated is still its exact count and count=planned gives none, as PostgREST", async () => {
+  const estimated = await request("/rpc/all_projects", {
+    headers: { Prefer: "count=estimated" },
+  }, true);
+  await estimated.body?.cancel();
+  assert.equal(estimated.headers.get("Content-Range"), "0-0/2");
+  const planned = await request("/rpc/all_projects", {
+    headers: { Prefer: "count=planned" },
+  }, true);
+  await planned.body?.cancel();
+  assert.equal(planned.headers.get("Content-Range"), "0-0/*");
 });

@@ -66,6 +66,20 @@ export function headerValueBytes(value: string): string {
 }
 
 /**
+ * `text` as the quoted string of a header such as `Warning`, from names a
+ * client chose: `"` and `\` escaped, control characters percent-encoded,
+ * and the whole as a ByteString (UTF-8 bytes beyond Latin-1), so that it can
+ * always be sent.
+ */
+export function quotedHeaderText(text: string): string {
+  const escaped = text.replace(/[\\"]/g, "\\$&").replace(
+    /[\x00-\x1f\x7f]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,
+  );
+  return `"${headerValueBytes(escaped)}"`;
+}
+
+/**
  * The first header of a response that Deno could not send (an invalid name,
  * or a value with a control character or beyond Latin-1), or null.
  */

@@ -14,6 +14,7 @@ import {
   isHeaderName,
   isHeaderValue,
   isSettableHeader,
+  quotedHeaderText,
 } from "./header_safety.ts";
 import type { ApiRequest, RangeSpec } from "../api_request/types.ts";
 import { invalidRange, PgrstError, singularityError } from "../error.ts";
@@ -242,7 +243,10 @@ export function readResponse(
   if (applied !== null) headers.push(["Preference-Applied", applied]);
   if (req.profileGiven) headers.push(["Content-Profile", req.schema]);
   if (plan.warning !== undefined) {
-    headers.push(["Warning", `299 ${WARN_AGENT} "${plan.warning}"`]);
+    headers.push([
+      "Warning",
+      `299 ${WARN_AGENT} ${quotedHeaderText(plan.warning)}`,
+    ]);
   }
   withGucHeaders(headers, gucHeaders(row.gucHeaders));
   if (plan.call?.shape === "void") {

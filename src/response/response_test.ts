@@ -348,6 +348,23 @@ Deno.test("readResponse() reports a plan's deprecation in a 299 Warning header",
   assert.equal(header(plain.headers, "Warning"), undefined);
 });
 
+Deno.test("readResponse() sends a Warning naming a client's non-ASCII, quoted or control-character alias as a valid header", () => {
+  const res = readResponse(
+    request("/items"),
+    plan({ warning: 'Update `projects` to `客户"\\\n`.' }),
+    row({ pageTotal: 0 }),
+    { txOverride: false },
+  );
+  const value = header(res.headers, "Warning") ?? "";
+  // Deno's Headers take it (a ByteString without control characters)
+  assert.equal(new Headers([["Warning", value]]).get("Warning"), value);
+  const bytes = Uint8Array.from(value, (c) => c.charCodeAt(0));
+  assert.match(
+    new TextDecoder().decode(bytes),
+    /^299 PostgRESTv[^ ]+ "Update `projects` to `客户\\"\\\\%0A`\."$/,
+  );
+});
+
 Deno.test("readResponse() answers 206 with the exact count of a partial page", () => {
   const res = readResponse(
     request("/items?limit=2", { Prefer: "count=exact" }),

@@ -65,11 +65,17 @@ export interface AppState {
 }
 
 /**
- * Whether a failure means the database could not be reached (PGRST001),
- * the only kind that marks it down: a pool timeout means it is busy.
+ * Whether a failure means the database could not be reached or dropped the
+ * connection, the only kind that marks it down: a pool timeout means it is
+ * busy.
  */
 export function isConnectionFailure(e: unknown): boolean {
-  return e instanceof PgrstError && e.code === "PGRST001";
+  if (!(e instanceof PgrstError)) return false;
+  const { code } = e;
+  // PGRST001: no connection; 57P01-57P03 (shutdown, crash, cannot connect
+  // now) and class 08 come from PostgreSQL on a connection it then closed
+  return code === "PGRST001" || code === "57P01" || code === "57P02" ||
+    code === "57P03" || code.startsWith("08");
 }
 
 function errorResponse(e: PgrstError, config: Config): ApiResponse {

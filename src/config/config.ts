@@ -586,6 +586,38 @@ const UNSUPPORTED_KEYS: readonly string[] = [
   "server-otel-enabled",
 ];
 
+/**
+ * The keys in-database configuration may set: PostgREST's list
+ * (`dbSettingsNames` of its Config/Database.hs); `app.settings.*` too.
+ */
+const DB_SETTABLE: ReadonlySet<string> = new Set([
+  "db-aggregates-enabled",
+  "client-error-verbosity",
+  "db-anon-role",
+  "db-pre-config",
+  "db-extra-search-path",
+  "db-max-rows",
+  "db-plan-enabled",
+  "db-pre-request",
+  "db-prepared-statements",
+  "db-root-spec",
+  "db-schemas",
+  "db-timezone-enabled",
+  "db-tx-end",
+  "db-hoisted-tx-settings",
+  "jwt-aud",
+  "jwt-role-claim-key",
+  "jwt-secret",
+  "jwt-secret-is-base64",
+  "jwt-cache-max-lifetime",
+  "openapi-mode",
+  "openapi-security-active",
+  "openapi-server-proxy-uri",
+  "server-cors-allowed-origins",
+  "server-trace-header",
+  "server-timing-enabled",
+]);
+
 const APP_SETTINGS_PREFIX = "app.settings.";
 const APP_SETTINGS_ENV_PREFIX = "PGRST_APP_SETTINGS_";
 
@@ -1202,7 +1234,15 @@ export function parseConfig(input: ConfigInput): ConfigResult {
   const fromDb = new SourceValues(warnings);
   for (const [key, value] of Object.entries(input.dbSettings ?? {})) {
     const known = BY_NAME.get(key);
-    if (known !== undefined) {
+    if (known !== undefined && !DB_SETTABLE.has(key)) {
+      // the database may not change how the server is run (its URI, port,
+      // limits, logging): only the keys PostgREST reads from it
+      warnings.push(
+        `Ignoring in-database setting pgrst.${
+          key.replaceAll("-", "_")
+        }: it can only be set in the config file or the environment`,
+      );
+    } else if (known !== undefined) {
       fromDb.set(known, key, {
         text: value,
         where: `pgrst.${key} role setting`,

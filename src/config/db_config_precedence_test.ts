@@ -55,3 +55,34 @@ Deno.test("a command-line option still overrides an in-database setting", () => 
   });
   assert.equal(config.dbAnonRole, "cli_anon");
 });
+
+Deno.test("in-database settings cannot change how the server runs: only PostgREST's in-database keys are read", () => {
+  const { config, warnings } = parseConfig({
+    args: [],
+    env: {
+      PGRST_DB_URI: "postgres://env/db",
+      PGRST_SERVER_PORT: "3100",
+      PGRST_LOG_LEVEL: "warn",
+      PGRST_SERVER_MAX_BODY_BYTES: "1000",
+    },
+    fileText: null,
+    dbSettings: {
+      "db-uri": "postgres://evil/db",
+      "server-port": "1",
+      "log-level": "debug",
+      "server-max-body-bytes": "999999999",
+      "jwt-aud": "db-aud",
+    },
+  });
+  assert.equal(config.dbUri, "postgres://env/db");
+  assert.equal(config.serverPort, 3100);
+  assert.equal(config.logLevel, "warn");
+  assert.equal(config.serverMaxBodyBytes, 1000);
+  assert.equal(config.jwtAud, "db-aud");
+  for (const key of ["db_uri", "server_port", "log_level"]) {
+    assert.ok(
+      warnings.some((w) => w.includes(`pgrst.${key}`)),
+      JSON.stringify(warnings),
+    );
+  }
+});

@@ -271,11 +271,14 @@ where c.oid = any($1::oid[])
  * role-wide entries before those for the current database (so a later
  * entry of the same name wins), each in the order stored. `settable` tells
  * whether the connecting role (the authenticator, which applies them with
- * `set_config` before it switches role) may set it, as PostgREST decides
- * in `queryRoleSettings`: a `user` parameter; a `superuser` one when it is
- * a superuser or, on PostgreSQL 15 and later, has the SET privilege on it
- * (`GRANT SET ON PARAMETER`); a custom (dotted) name that the server does
- * not know, which anyone may set. Parameters of any other context
+ * `set_config` before it switches role) may set it. PostgREST's
+ * `queryRoleSettings` keeps a `user` parameter, or one the authenticator has
+ * the SET privilege on (PostgreSQL 15 and later, `GRANT SET ON PARAMETER`);
+ * this query keeps those too, and more: `superuser` parameters when the
+ * authenticator is a superuser (also before 15), custom (dotted) names that
+ * the server does not know (PostgREST drops them; anyone may set them), and
+ * `IN DATABASE` entries of the current database (PostgREST reads role-wide
+ * ones only). Parameters of any other context
  * (`postmaster`, `sighup`, `backend`, …) cannot be changed in a
  * transaction at all. With `currentUserOnly`, only the connecting role's
  * own entries (in-database configuration, `pgrst.*`).

@@ -153,10 +153,6 @@ function isJsonType(t: string): boolean {
   return t === "json" || t === "jsonb";
 }
 
-function rawTypeOf(raw: RawKind): string {
-  return raw;
-}
-
 function signature(r: Routine): string {
   return `${r.schema}.${r.name}(${
     r.params.map((p) => `${p.name} => ${p.type}`).join(", ")
@@ -308,7 +304,7 @@ export function planCall(
   let routine: Routine;
   let args: CallSource["args"];
   if (given.kind === "raw") {
-    const want = rawTypeOf(given.raw);
+    const want: string = given.raw;
     const found = candidates.filter((r) => singleUnnamed(r, (t) => t === want));
     const only = found[0];
     if (only === undefined) {

@@ -200,9 +200,7 @@ export function planMutation(
   if (op !== "delete") {
     payload = req.payload ??
       parsePayload(req.body, req.contentType, explicit === null);
-    if (op === "update" && !payload.single && payload.rows > 1) {
-      // PATCH takes one object; an array's first element is used
-    }
+    // PATCH takes one object: of an array, the first element is used
     columns = resolveColumns(table, explicit ?? payload.keys).filter((c) =>
       !c.generated
     );

@@ -13,7 +13,7 @@ import { signJwt } from "./auth/jwt.ts";
 import { bodyParser, withParsedBody } from "./body_parser.ts";
 import type { Authenticator, AuthResult } from "./auth/types.ts";
 import type { Config } from "./config/types.ts";
-import type { Db, Row } from "./db/pool.ts";
+import type { Db, Isolation, Row } from "./db/pool.ts";
 import { connectionError, PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import type { MutatePlan } from "./plan/mutate.ts";
 import type { OutputMedia } from "./plan/negotiate.ts";
@@ -176,6 +176,24 @@ export function requestSettings(
   return capStatementTimeout([...out], config.serverRequestTimeout);
 }
 
+/**
+ * The isolation level the request's transaction starts at: the last
+ * `default_transaction_isolation` among the role's settings and the called
+ * function's hoisted ones, as PostgREST starts its transaction at that
+ * level (a `set_config` inside the transaction would come too late).
+ */
+export function isolationOf(
+  settings: readonly (readonly [string, string])[],
+): Isolation | undefined {
+  let level: string | undefined;
+  for (const [k, v] of settings) {
+    if (k === "default_transaction_isolation") level = v.trim().toLowerCase();
+  }
+  return level === "repeatable read" || level === "serializable"
+    ? level
+    : undefined;
+}
+
 /** What the statements need of the HTTP request, and its abort signal. */
 interface RawRequest {
   readonly path: string;
@@ -266,13 +284,20 @@ async function execute(
   const { end, override } = txOutcome(config, req.prefs.tx);
   const readOnly = req.method === "GET" || req.method === "HEAD" ||
     (plan.call !== null && plan.call.routine.volatility !== "v");
+  const settings = requestSettings(
+    config,
+    state.cache,
+    auth.role,
+    plan.call?.routine ?? null,
+  );
+  const isolation = isolationOf(settings);
   const statements = preludeStatements(
     config,
     req,
     auth,
     raw,
     readOnly,
-    requestSettings(config, state.cache, auth.role, plan.call?.routine ?? null),
+    settings,
   );
   const mainIndex = statements.length;
   statements.push(render(readStatement(plan)));
@@ -294,6 +319,7 @@ async function execute(
   const results: (readonly Row[])[] = await state.db.transaction({
     readOnly,
     readOnlySet: true,
+    ...(isolation === undefined ? {} : { isolation }),
     ...(raw.signal === undefined ? {} : { signal: raw.signal }),
     statements,
     end: plan.call === null ||
@@ -354,13 +380,15 @@ async function executeMutation(
   if (plan.noop) {
     return mutateResponse(req, plan, emptyResult(), { txOverride: override });
   }
+  const settings = requestSettings(config, state.cache, auth.role, null);
+  const isolation = isolationOf(settings);
   const statements = preludeStatements(
     config,
     req,
     auth,
     raw,
     false,
-    requestSettings(config, state.cache, auth.role, null),
+    settings,
   );
   const mainIndex = statements.length;
   statements.push(render(mutateStatement(plan)));
@@ -375,6 +403,7 @@ async function executeMutation(
   const check: { failure: PgrstError | null } = { failure: null };
   const results = await state.db.transaction({
     readOnly: false,
+    ...(isolation === undefined ? {} : { isolation }),
     ...(raw.signal === undefined ? {} : { signal: raw.signal }),
     statements,
     end: !resultMayRollBack(req, plan.media, "set") ? end : (rows) => {

@@ -61,7 +61,16 @@ export interface TxRequest {
   readonly signal?: () => AbortSignal;
   /** Whether the request carried a valid JWT (401 vs 403 on 42501). */
   readonly authenticated: boolean;
+  /**
+   * An isolation level above read committed (the role's or the function's
+   * `default_transaction_isolation`): the transaction is then a BEGIN
+   * block that starts at that level.
+   */
+  readonly isolation?: Isolation;
 }
+
+/** The isolation levels above PostgreSQL's default, read committed. */
+export type Isolation = "repeatable read" | "serializable";
 
 /** The database as the rest of pgrest sees it. */
 export interface Db {
@@ -169,14 +178,21 @@ export function connectionUrl(uri: string): string {
   }/${enc(db)}${rest.length === 0 ? "" : `?${rest.join("&")}`}`;
 }
 
-const BEGIN_READ_ONLY: Step = {
-  text: "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY",
-  params: [],
+const ISOLATION_SQL: Readonly<Record<Isolation | "read committed", string>> = {
+  "read committed": "READ COMMITTED",
+  "repeatable read": "REPEATABLE READ",
+  "serializable": "SERIALIZABLE",
 };
-const BEGIN: Step = {
-  text: "BEGIN ISOLATION LEVEL READ COMMITTED",
-  params: [],
-};
+
+/** `BEGIN ISOLATION LEVEL … [READ ONLY]`, from closed lists. */
+function begin(isolation: Isolation | undefined, readOnly: boolean): Step {
+  return {
+    text: `BEGIN ISOLATION LEVEL ${
+      ISOLATION_SQL[isolation ?? "read committed"]
+    }${readOnly ? " READ ONLY" : ""}`,
+    params: [],
+  };
+}
 const READ_ONLY: Step = {
   text: "SELECT set_config('transaction_read_only', 'on', true)",
   params: [],
@@ -190,16 +206,24 @@ const ROLLBACK: Step = { text: "ROLLBACK", params: [] };
  * statements' results are among theirs.
  */
 export function transactionSteps(
-  tx: Pick<TxRequest, "readOnly" | "readOnlySet" | "statements" | "end">,
+  tx: Pick<
+    TxRequest,
+    "readOnly" | "readOnlySet" | "statements" | "end" | "isolation"
+  >,
 ): { steps: Step[]; first: number; count: number } {
   const count = tx.statements.length;
-  if (tx.end === "commit") {
+  if (tx.end === "commit" && tx.isolation === undefined) {
     // the implicit transaction: committed by the Sync
     return tx.readOnly && tx.readOnlySet !== true
       ? { steps: [READ_ONLY, ...tx.statements], first: 1, count }
       : { steps: [...tx.statements], first: 0, count };
   }
-  const steps = [tx.readOnly ? BEGIN_READ_ONLY : BEGIN, ...tx.statements];
+  const steps = [begin(tx.isolation, tx.readOnly), ...tx.statements];
+  if (tx.end === "commit") {
+    // another isolation level must be set before the first statement
+    steps.push(COMMIT);
+    return { steps, first: 1, count };
+  }
   // deferred constraints are checked even when the transaction is rolled
   // back, so their violations reach the client
   if (!tx.readOnly) steps.push(IMMEDIATE);

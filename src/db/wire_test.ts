@@ -275,3 +275,33 @@ Deno.test("transactionSteps: a rolled-back write is a BEGIN block that checks de
     "insert",
   ]);
 });
+
+Deno.test("transactionSteps: another isolation level makes a BEGIN block that starts at it", () => {
+  const st = { text: "select 1", params: [] };
+  const read = transactionSteps({
+    readOnly: true,
+    readOnlySet: true,
+    statements: [st],
+    end: "commit",
+    isolation: "serializable",
+  });
+  assert.deepEqual(read.steps.map((s) => s.text), [
+    "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
+    "select 1",
+    "COMMIT",
+  ]);
+  assert.equal(read.first, 1);
+  assert.equal(read.count, 1);
+  const rolledBack = transactionSteps({
+    readOnly: false,
+    statements: [st],
+    end: "rollback",
+    isolation: "repeatable read",
+  });
+  assert.deepEqual(rolledBack.steps.map((s) => s.text), [
+    "BEGIN ISOLATION LEVEL REPEATABLE READ",
+    "select 1",
+    "SET CONSTRAINTS ALL IMMEDIATE",
+    "ROLLBACK",
+  ]);
+});

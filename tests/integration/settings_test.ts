@@ -124,3 +124,18 @@ test("the role settings query before PostgreSQL 15 runs and skips superuser-only
   assert.equal(settable.get("statement_timeout"), true);
   assert.equal(settable.get("app.foo"), true);
 });
+
+test("a role's or a function's default_transaction_isolation is the level its requests' transactions run at", async () => {
+  const anon = await call("isolation");
+  assert.equal(anon.status, 200);
+  assert.equal(await anon.json(), "read committed");
+  const serial = await call("isolation", await tokenFor("settings_serial"));
+  assert.equal(serial.status, 200);
+  assert.equal(await serial.json(), "serializable");
+  // the function's own level (hoisted) wins over the role's
+  const rr = await call("isolation_rr", await tokenFor("settings_serial"));
+  assert.equal(rr.status, 200);
+  assert.equal(await rr.json(), "repeatable read");
+  const rrAnon = await call("isolation_rr");
+  assert.equal(await rrAnon.json(), "repeatable read");
+});

@@ -73,6 +73,7 @@ export function headerValueBytes(value: string): string {
  */
 export function quotedHeaderText(text: string): string {
   const escaped = text.replace(/[\\"]/g, "\\$&").replace(
+    // deno-lint-ignore no-control-regex
     /[\x00-\x1f\x7f]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,
   );

@@ -145,7 +145,10 @@ async function main(args: readonly string[]): Promise<number> {
       loadConfig: async (db) => {
         const base = loadConfig(args).config;
         if (!base.dbConfig) return base;
-        return loadConfig(args, await fetchDbSettings(db)).config;
+        return loadConfig(
+          args,
+          await fetchDbSettings(db, base.dbPreConfig),
+        ).config;
       },
     });
     if (config.dbConfig) await app.reloadConfig().catch(() => {});

@@ -11,6 +11,7 @@
  */
 
 import { bodyParser } from "./body_parser.ts";
+import { IN_DATABASE_KEYS, settingName } from "./config/config.ts";
 import {
   accessLog,
   type AppState,
@@ -199,8 +200,16 @@ export async function fetchSchemaCache(
  * Reads `pgrst.*` settings of the authenticator role (in-database
  * configuration), keyed by PostgREST name (`db-max-rows`).
  */
-export async function fetchDbSettings(db: Db): Promise<Record<string, string>> {
-  return await loadDbConfig((text, params) => db.query(text, params));
+export async function fetchDbSettings(
+  db: Db,
+  preConfig: string | null = null,
+): Promise<Record<string, string>> {
+  return await loadDbConfig(
+    (text, params) => db.query(text, params),
+    preConfig === null
+      ? null
+      : { fn: preConfig, names: IN_DATABASE_KEYS.map(settingName) },
+  );
 }
 
 /** Options of `startApp`. */

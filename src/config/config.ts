@@ -590,7 +590,7 @@ const UNSUPPORTED_KEYS: readonly string[] = [
  * The keys in-database configuration may set: PostgREST's list
  * (`dbSettingsNames` of its Config/Database.hs); `app.settings.*` too.
  */
-const DB_SETTABLE: ReadonlySet<string> = new Set([
+export const IN_DATABASE_KEYS: readonly string[] = [
   "db-aggregates-enabled",
   "client-error-verbosity",
   "db-anon-role",
@@ -616,7 +616,13 @@ const DB_SETTABLE: ReadonlySet<string> = new Set([
   "server-cors-allowed-origins",
   "server-trace-header",
   "server-timing-enabled",
-]);
+];
+const DB_SETTABLE: ReadonlySet<string> = new Set(IN_DATABASE_KEYS);
+
+/** `pgrst.db_max_rows` for `db-max-rows`: the role setting of a key. */
+export function settingName(key: string): string {
+  return `pgrst.${key.replaceAll("-", "_")}`;
+}
 
 const APP_SETTINGS_PREFIX = "app.settings.";
 const APP_SETTINGS_ENV_PREFIX = "PGRST_APP_SETTINGS_";

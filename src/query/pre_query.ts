@@ -137,3 +137,20 @@ export function preRequestStatement(fn: string): Sql {
   const ref = schema === null ? ident(name) : qi(schema, name);
   return sql`SELECT ${ref}()`;
 }
+
+/**
+ * The `db-pre-config` call: the function runs (its `set_config` calls last
+ * for the statement's transaction) and each of `names` is read back, null
+ * when it did not set it. As PostgREST's `queryDbSettings`.
+ */
+export function preConfigStatement(
+  fn: string,
+  names: readonly string[],
+): Sql {
+  const { schema, name } = splitQualified(fn);
+  const ref = schema === null ? ident(name) : qi(schema, name);
+  const x = ident("pgrst_name");
+  return sql`SELECT ${x} AS name, current_setting(${x}, true) AS value FROM unnest(${
+    param([...names])
+  }::text[]) AS ${x} JOIN ${ref}() AS ${ident("pgrst_pre")} ON TRUE`;
+}

@@ -4,7 +4,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { renderTxVars, type TxVars, txVarsStatement } from "./pre_query.ts";
+import {
+  preConfigStatement,
+  renderTxVars,
+  type TxVars,
+  txVarsStatement,
+} from "./pre_query.ts";
 import { render } from "./sql.ts";
 
 const base: TxVars = {
@@ -52,4 +57,18 @@ Deno.test("renderTxVars() with readOnly sets transaction_read_only first; withou
   );
   assert.deepEqual(ro.params, renderTxVars(base).params);
   assert.ok(!renderTxVars(base).text.includes("transaction_read_only"));
+});
+
+Deno.test("preConfigStatement() calls the quoted function and reads each name back as a parameter", () => {
+  const st = render(
+    preConfigStatement('my schema."pre"', [
+      "pgrst.db_max_rows",
+      "pgrst.jwt_aud",
+    ]),
+  );
+  assert.equal(
+    st.text,
+    'SELECT "pgrst_name" AS name, current_setting("pgrst_name", true) AS value FROM unnest($1::text[]) AS "pgrst_name" JOIN "my schema"."pre"() AS "pgrst_pre" ON TRUE',
+  );
+  assert.deepEqual(st.params, [["pgrst.db_max_rows", "pgrst.jwt_aud"]]);
 });

@@ -17,6 +17,8 @@ import {
   VIEWS_SQL,
 } from "./catalog_sql.ts";
 import { viewColumnSources } from "./view_columns.ts";
+import { preConfigStatement } from "../query/pre_query.ts";
+import { render } from "../query/sql.ts";
 import {
   baseKeysOf,
   expandThroughViews,
@@ -103,13 +105,25 @@ export function applicableRoleSettings(
 /**
  * The in-database configuration: the connecting role's `pgrst.*` settings
  * (`ALTER ROLE authenticator [IN DATABASE …] SET pgrst.<key>`), keyed by
- * PostgREST name (`db-max-rows`); the database-specific value wins.
+ * PostgREST name (`db-max-rows`); the database-specific value wins. With
+ * `preConfig` (`db-pre-config`), that function's `set_config` of the
+ * given `pgrst.*` names comes first, below both, as in PostgREST.
  */
 export async function loadDbConfig(
   query: CatalogQuery,
+  preConfig: { readonly fn: string; readonly names: readonly string[] } | null =
+    null,
 ): Promise<Record<string, string>> {
+  let pre: Awaited<ReturnType<CatalogQuery>> = [];
+  if (preConfig !== null) {
+    const st = render(preConfigStatement(preConfig.fn, preConfig.names));
+    pre = await query(st.text, st.params);
+  }
   // which settings the role may set does not matter here: no version test
-  const rows = await query(roleSettingsSql(0, true), []);
+  const rows = [
+    ...pre.filter((r) => r["value"] !== null && r["value"] !== undefined),
+    ...await query(roleSettingsSql(0, true), []),
+  ];
   const out: Record<string, string> = {};
   for (const r of rows) {
     const setting = str(r["name"]);

@@ -162,3 +162,44 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "db-pre-config: the function's set_config of pgrst.* settings " +
+    "configures pgrest, below the role's own pgrst.* settings",
+  ignore: uri === undefined,
+  async fn() {
+    await using db = await scratchDb("ops_pre_config", SETUP);
+    const authenticator = authenticatorOf(db.uri);
+    await db.sql.unsafe(`
+      create function public.pre_config() returns void language sql as $$
+        select set_config('pgrst.db_max_rows', '4', true),
+               set_config('pgrst.server_port', '1', true);
+      $$;
+      grant execute on function public.pre_config() to ${authenticator};
+    `);
+    await using server = await startServer({
+      env: {
+        PGRST_DB_URI: db.uri,
+        PGRST_DB_SCHEMAS: "api",
+        PGRST_DB_ANON_ROLE: "web_anon",
+        PGRST_DB_CONFIG: "true",
+        PGRST_DB_PRE_CONFIG: "public.pre_config",
+      },
+    });
+    // read at start-up; the port (not an in-database key) is untouched
+    await waitFor(
+      "db-max-rows 4 from the function",
+      async () => (await seedRows(server)) === 4 ? true : undefined,
+    );
+    // a role setting of the same key wins
+    await db.sql.unsafe(
+      `alter role ${authenticator} in database ${db.name}
+       set pgrst.db_max_rows = '3'`,
+    );
+    server.process.kill("SIGUSR2");
+    await waitFor(
+      "db-max-rows 3 from the role",
+      async () => (await seedRows(server)) === 3 ? true : undefined,
+    );
+  },
+});

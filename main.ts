@@ -22,6 +22,7 @@ import { log } from "./src/log.ts";
 import {
   bindAddress,
   fetchDbSettings,
+  fetchDbSettingsOnce,
   keepServing,
   makeHandler,
   serveGuardedIfEnabled,
@@ -128,7 +129,24 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const { config, warnings } = loaded;
   if (action === "dump-config") {
-    await Deno.stdout.write(new TextEncoder().encode(configText(config)));
+    // as PostgREST: with db-config, the in-database settings too
+    let dumped = config;
+    if (config.dbConfig) {
+      try {
+        dumped = loadConfig(args, await fetchDbSettingsOnce(config)).config;
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        log(
+          "warn",
+          `in-database settings not read: ${
+            msg.replaceAll(config.dbUri, "<db-uri>")
+          }`,
+          config.logLevel,
+          true,
+        );
+      }
+    }
+    await Deno.stdout.write(new TextEncoder().encode(configText(dumped)));
     return 0;
   }
   if (action === "ready") return await probeReady(config);

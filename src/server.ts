@@ -212,6 +212,21 @@ export async function fetchDbSettings(
   );
 }
 
+/**
+ * {@linkcode fetchDbSettings} over a connection of its own, for commands
+ * that do not start the server (`--dump-config`).
+ */
+export async function fetchDbSettingsOnce(
+  config: Config,
+): Promise<Record<string, string>> {
+  const db = createDb({ ...config, dbPool: 1 });
+  try {
+    return await fetchDbSettings(db, config.dbPreConfig);
+  } finally {
+    await db.close();
+  }
+}
+
 /** Options of `startApp`. */
 export interface StartOptions {
   /** Wait up to 5 s for the first schema cache load (default true). */

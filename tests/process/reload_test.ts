@@ -203,3 +203,43 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "--dump-config with db-config shows the in-database settings too, " +
+    "as PostgREST",
+  ignore: uri === undefined,
+  async fn() {
+    await using db = await scratchDb("ops_dump_config", SETUP);
+    const authenticator = authenticatorOf(db.uri);
+    await db.sql.unsafe(
+      `alter role ${authenticator} in database ${db.name}
+       set pgrst.db_max_rows = '7'`,
+    );
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(Deno.env.toObject())) {
+      if (!k.startsWith("PGRST_")) env[k] = v;
+    }
+    Object.assign(env, {
+      PGRST_DB_URI: db.uri,
+      PGRST_DB_ANON_ROLE: "web_anon",
+      PGRST_DB_MAX_ROWS: "100",
+    });
+    const dump = async (extra: Record<string, string>) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "main.ts", "--dump-config"],
+        cwd: new URL("../../", import.meta.url),
+        env: { ...env, ...extra },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return new TextDecoder().decode(out.stdout);
+    };
+    assert.match(await dump({}), /^db-max-rows = "7"$/m);
+    assert.match(
+      await dump({ PGRST_DB_CONFIG: "false" }),
+      /^db-max-rows = "100"$/m,
+    );
+  },
+});

@@ -15,8 +15,9 @@
  *   PGRST153, before the JWT gate;
  * - just under that limit: the JWT gate, 401 PGRST301.
  *
- * None reaches the database: the probe's counters (sequences, read as the
- * superuser) do not move, and the server keeps serving.
+ * None reaches the database: the probe's counters (sequences of this test's
+ * own, `size_*`, read as the superuser) do not move, and the server keeps
+ * serving.
  *
  * Needs PGRST_TEST_DB_URI (set by `deno task test`).
  *
@@ -43,8 +44,9 @@ function superUri(): string {
 async function runs(sql: postgres.Sql): Promise<string> {
   const [row] = await sql<{ runs: string }[]>`
     select concat_ws('/',
-      coalesce(pg_sequence_last_value('jwt_sec.main_query_runs'), 0),
-      coalesce(pg_sequence_last_value('jwt_sec.pre_request_runs'), 0)) as runs`;
+      coalesce(pg_sequence_last_value('jwt_sec.size_main_query_runs'), 0),
+      coalesce(pg_sequence_last_value('jwt_sec.size_pre_request_runs'), 0))
+      as runs`;
   assert.ok(row !== undefined);
   return row.runs;
 }
@@ -80,6 +82,8 @@ Deno.test({
         PGRST_JWT_SECRET: SECRET,
         PGRST_DB_PRE_REQUEST: "jwt_sec.pre_request",
         PGRST_DB_POOL: "2",
+        // counters of its own: the attack suite runs in parallel
+        PGRST_APP_SETTINGS_RUNS_PREFIX: "size_",
       },
     });
     try {

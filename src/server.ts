@@ -21,6 +21,7 @@ import {
 import { createAuthenticator, type JwtAuthenticator } from "./auth/jwt.ts";
 import type { Config } from "./config/types.ts";
 import { serveGuarded } from "./conn_guard.ts";
+import { Deadlines } from "./deadlines.ts";
 import { createDb, type Db } from "./db/pool.ts";
 import { PgrstError } from "./error.ts";
 import {
@@ -96,6 +97,8 @@ function sendable(res: Response, request: Request, config: Config): Response {
 export function makeHandler(state: AppState): Handler {
   const inner = makeAppHandler(state);
   let inFlight = 0;
+  // the requests' timeouts (server-request-timeout), on one timer
+  const deadlines = new Deadlines();
   return async function guarded(request, info) {
     const { config } = state;
     const sent = (res: Response): Response => {
@@ -135,21 +138,38 @@ export function makeHandler(state: AppState): Handler {
     ).finally(() => inFlight--);
     const seconds = config.serverRequestTimeout;
     if (seconds <= 0) return sent(await work);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let timedOut = false;
-    const late = new Promise<Response>((resolve) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        resolve(limitResponse(requestTimedOut(seconds), request, config));
-      }, seconds * 1000);
+    // whichever comes first, the answer or the deadline, is sent
+    return new Promise<Response>((resolve, reject) => {
+      let settled = false;
+      const deadline = deadlines.add(seconds * 1000, () => {
+        if (settled) return;
+        settled = true;
+        try {
+          resolve(
+            sent(limitResponse(requestTimedOut(seconds), request, config)),
+          );
+        } catch (e) {
+          reject(e);
+        }
+        // the abandoned work's answer is never sent: free its body
+        void work.then((res) => res.body?.cancel()).catch(() => {});
+      });
+      work.then((res) => {
+        if (settled) return;
+        settled = true;
+        deadlines.delete(deadline);
+        try {
+          resolve(sent(res));
+        } catch (e) {
+          reject(e);
+        }
+      }, (e: unknown) => {
+        if (settled) return;
+        settled = true;
+        deadlines.delete(deadline);
+        reject(e);
+      });
     });
-    try {
-      return sent(await Promise.race([work, late]));
-    } finally {
-      clearTimeout(timer);
-      // the abandoned work's answer is never sent: free its body
-      if (timedOut) void work.then((res) => res.body?.cancel()).catch(() => {});
-    }
   };
 }
 

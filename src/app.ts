@@ -19,6 +19,7 @@ import type { MutatePlan } from "./plan/mutate.ts";
 import type { OutputMedia } from "./plan/negotiate.ts";
 import { type ActionPlan, planRequest } from "./plan/plan.ts";
 import { corsHeaders } from "./response/cors.ts";
+import { markSendable, sendableValues } from "./response/header_safety.ts";
 import {
   capStatementTimeout,
   checkSelectSize,
@@ -44,6 +45,7 @@ import {
   resultRow,
 } from "./response/response.ts";
 import type { SchemaCache } from "./schema_cache/types.ts";
+import { cookieRecord, requestHeaders } from "./request_headers.ts";
 
 /** What the handler needs; config, auth and cache are swapped on reload. */
 export interface AppState {
@@ -95,26 +97,6 @@ function unexpected(e: unknown): PgrstError {
   // the cause goes to the log, never to the client
   log("error", `internal error: ${e instanceof Error ? e.message : String(e)}`);
   return new PgrstError(500, "PGRSTX00", "Internal server error");
-}
-
-function headerRecord(h: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  h.forEach((v, k) => {
-    if (k !== "cookie") out[k] = v;
-  });
-  return out;
-}
-
-function cookieRecord(h: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  const raw = h.get("cookie");
-  if (raw === null) return out;
-  for (const part of raw.split(";")) {
-    const i = part.indexOf("=");
-    if (i < 0) continue;
-    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
-  }
-  return out;
 }
 
 /** Whether the transaction commits, and whether `Prefer: tx` was honoured. */
@@ -216,6 +198,7 @@ function preludeStatements(
   settings: readonly (readonly [string, string])[] = [],
 ): Statement[] {
   const claims = auth.authenticated ? auth.claims : { role: auth.role };
+  const seen = requestHeaders(raw.headers);
   const statements: Statement[] = [
     renderTxVars({
       searchPath: [req.schema, ...config.dbExtraSearchPath],
@@ -223,8 +206,8 @@ function preludeStatements(
       claims,
       method: req.method,
       path: raw.path,
-      headers: headerRecord(raw.headers),
-      cookies: cookieRecord(raw.headers),
+      headers: seen.record,
+      cookies: cookieRecord(seen.cookie),
       timezone: req.prefs.timezone,
       appSettings: config.appSettings,
       settings,
@@ -471,13 +454,17 @@ function plannedRows(rows: readonly Row[] | undefined): number | null {
   return typeof n === "number" ? n : null;
 }
 
+/**
+ * The `Response`: `headers` (the CORS and trace headers, a list of the
+ * caller's that this fills), then the response's own headers, Vary and
+ * Server-Timing.
+ */
 function toResponse(
   r: ApiResponse,
   timer: Timer | null,
-  cors: readonly (readonly [string, string])[] = [],
+  headers: [string, string][],
   head = false,
 ): Response {
-  const headers: [string, string][] = cors.map(([k, v]) => [k, v]);
   let vary = false;
   for (const [k, v] of r.headers) {
     headers.push([k, v]);
@@ -497,7 +484,9 @@ function toResponse(
     });
   }
   // a string body is encoded once, by Deno, with a Content-Length
-  return new Response(body, { status: r.status, headers });
+  const res = new Response(body, { status: r.status, headers });
+  // checked here, on the list, the server need not iterate the Headers
+  return sendableValues(headers) ? markSendable(res) : res;
 }
 
 /** Path and query string of a request URL, without building a `URL`. */
@@ -589,15 +578,21 @@ export function accessLog(
   );
 }
 
-/** `server-trace-header`: the request's value echoed in the response. */
-function traceHeader(
-  config: Config,
-  headers: Headers,
-): (readonly [string, string])[] {
+/**
+ * The headers every response to `request` starts with: CORS, and the
+ * `server-trace-header` with the request's value echoed.
+ */
+function baseHeaders(config: Config, request: Request): [string, string][] {
+  const out = corsHeaders(
+    request.method,
+    request.headers,
+    config.serverCorsAllowedOrigins,
+  );
   const name = config.serverTraceHeader;
-  if (name === null) return [];
-  const value = headers.get(name);
-  return value === null ? [] : [[name, value]];
+  if (name === null) return out;
+  const value = request.headers.get(name);
+  if (value !== null) out.push([name, value]);
+  return out;
 }
 
 /**
@@ -656,14 +651,7 @@ export function makeHandler(
       return toResponse(
         res,
         config.serverTimingEnabled ? timer : null,
-        [
-          ...corsHeaders(
-            request.method,
-            request.headers,
-            config.serverCorsAllowedOrigins,
-          ),
-          ...traceHeader(config, request.headers),
-        ],
+        baseHeaders(config, request),
         request.method === "HEAD",
       );
     } catch (e) {
@@ -686,14 +674,7 @@ export function makeHandler(
       return toResponse(
         request.method === "HEAD" ? { ...res, body: null } : res,
         config.serverTimingEnabled ? timer : null,
-        [
-          ...corsHeaders(
-            request.method,
-            request.headers,
-            config.serverCorsAllowedOrigins,
-          ),
-          ...traceHeader(config, request.headers),
-        ],
+        baseHeaders(config, request),
       );
     }
   };

@@ -24,16 +24,12 @@ import { serveGuarded } from "./conn_guard.ts";
 import { Deadlines } from "./deadlines.ts";
 import { createDb, type Db } from "./db/pool.ts";
 import { PgrstError } from "./error.ts";
-import {
-  headerBytes,
-  headersTooLarge,
-  requestTimedOut,
-  tooManyRequests,
-} from "./limits.ts";
+import { headersTooLarge, requestTimedOut, tooManyRequests } from "./limits.ts";
 import { log } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { corsHeaders } from "./response/cors.ts";
-import { unsendableHeader } from "./response/header_safety.ts";
+import { unsendableResponseHeader } from "./response/header_safety.ts";
+import { requestHeaders } from "./request_headers.ts";
 import { loadDbConfig, loadSchemaCache } from "./schema_cache/load.ts";
 import type { SchemaCache } from "./schema_cache/types.ts";
 
@@ -71,7 +67,7 @@ function limitResponse(
  * header reaches it unchecked, wherever it came from.
  */
 function sendable(res: Response, request: Request, config: Config): Response {
-  const bad = unsendableHeader(res.headers);
+  const bad = unsendableResponseHeader(res);
   if (bad === null) return res;
   log("error", `internal error: unsendable header ${JSON.stringify(bad)}`);
   void res.body?.cancel().catch(() => {});
@@ -107,7 +103,9 @@ export function makeHandler(state: AppState): Handler {
       return res;
     };
     let refusal: PgrstError | null = null;
-    if (headerBytes(request.headers) > config.serverMaxHeaderBytes) {
+    if (
+      requestHeaders(request.headers).bytes > config.serverMaxHeaderBytes
+    ) {
       refusal = headersTooLarge(config.serverMaxHeaderBytes);
     } else if (
       config.serverMaxConcurrentRequests > 0 &&

@@ -81,6 +81,49 @@ export function quotedHeaderText(text: string): string {
 }
 
 /**
+ * A character that {@linkcode unsendableHeader} refuses: a control
+ * character other than horizontal tab, or one beyond Latin-1 (the union of
+ * `CONTROL` and `BEYOND_LATIN1`, in one test).
+ */
+const UNSENDABLE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Responses whose every header value was checked before they were built. */
+const checked = new WeakSet<Response>();
+
+/**
+ * Whether every value of a header list is sendable as it is: the fast path
+ * for responses pgrest builds itself, one regular expression test per
+ * value, without iterating a `Headers` object. False means "look closer"
+ * ({@linkcode unsendableHeader} on the built response): `Headers` trims a
+ * value's leading and trailing whitespace, line breaks included, so a value
+ * refused here may still be sent.
+ */
+export function sendableValues(
+  headers: readonly (readonly [string, string])[],
+): boolean {
+  for (const [, v] of headers) if (UNSENDABLE.test(v)) return false;
+  return true;
+}
+
+/**
+ * Marks a response built from a header list that
+ * {@linkcode sendableValues} accepted, so that {@linkcode unsendableHeader}
+ * need not read it again.
+ */
+export function markSendable(res: Response): Response {
+  checked.add(res);
+  return res;
+}
+
+/**
+ * {@linkcode unsendableHeader} of a response's headers; null at once for a
+ * response marked by {@linkcode markSendable}.
+ */
+export function unsendableResponseHeader(res: Response): string | null {
+  return checked.has(res) ? null : unsendableHeader(res.headers);
+}
+
+/**
  * The first header of a response that Deno could not send (an invalid name,
  * or a value with a control character or beyond Latin-1), or null.
  */

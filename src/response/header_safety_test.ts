@@ -10,7 +10,10 @@ import {
   isHeaderName,
   isHeaderValue,
   isSettableHeader,
+  markSendable,
+  sendableValues,
   unsendableHeader,
+  unsendableResponseHeader,
 } from "./header_safety.ts";
 import { gucHeaders, gucStatus } from "./response.ts";
 import { fromPgError, PgrstError } from "../error.ts";
@@ -117,4 +120,50 @@ Deno.test("RAISE SQLSTATE 'PGRST' with a CR/LF header or a 1xx status is PGRST12
   }, false);
   assert.equal(ok.status, 418);
   assert.deepEqual(ok.headers, [["X-A", "\xe2\x82\xac"]]);
+});
+
+Deno.test("sendableValues() accepts tab, printable ASCII and Latin-1, and refuses what unsendableHeader() refuses", () => {
+  assert.ok(sendableValues([]));
+  assert.ok(sendableValues([["a", "x\ty ~"], ["b", "caf\u00e9 \u00ff\u0080"]]));
+  for (
+    const bad of [
+      "a\x01b",
+      "a\rb",
+      "a\nb",
+      "a\x00",
+      "a\x1fb",
+      "a\x7fb",
+      "\u0100",
+      "\u{1f600}",
+    ]
+  ) {
+    assert.equal(
+      sendableValues([["ok", "fine"], ["x", bad]]),
+      false,
+      JSON.stringify(bad),
+    );
+  }
+  // the same characters, one by one, as unsendableHeader() on a Headers
+  for (let c = 0; c < 0x120; c++) {
+    const v = `a${String.fromCharCode(c)}b`;
+    let viaHeaders: string | null;
+    try {
+      viaHeaders = unsendableHeader(new Headers([["x", v]]));
+    } catch {
+      continue; // Headers itself refuses NUL, CR and LF inside a value
+    }
+    assert.equal(sendableValues([["x", v]]), viaHeaders === null, `char ${c}`);
+  }
+});
+
+Deno.test("unsendableResponseHeader() skips only responses marked sendable", () => {
+  const bad = () => new Response("", { headers: [["x-a", "a\x01b"]] });
+  assert.equal(unsendableResponseHeader(bad()), "x-a");
+  assert.equal(unsendableResponseHeader(new Response("")), null);
+  // a value whose line break Headers trims is sent, as before the fast path
+  const trimmed = new Response("", { headers: [["x-b", "abc\n"]] });
+  assert.equal(sendableValues([["x-b", "abc\n"]]), false);
+  assert.equal(unsendableResponseHeader(trimmed), null);
+  const ok = markSendable(new Response("", { headers: [["x-c", "fine"]] }));
+  assert.equal(unsendableResponseHeader(ok), null);
 });

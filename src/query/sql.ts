@@ -19,14 +19,40 @@ export class Sql {
   }
 }
 
+/**
+ * Appends `c` to `chunks`, joined to a text chunk before it: fragments
+ * nest, so fewer chunks means less copying at every level (the rendered
+ * text is the same).
+ */
+function append(chunks: Chunk[], c: Chunk): void {
+  const n = chunks.length;
+  if (typeof c === "string" && n > 0) {
+    const last = chunks[n - 1];
+    if (typeof last === "string") {
+      chunks[n - 1] = last + c;
+      return;
+    }
+  }
+  chunks.push(c);
+}
+
+/** Appends every chunk of `s` to `chunks`. */
+function appendAll(chunks: Chunk[], s: Sql): void {
+  const cs = s.chunks;
+  if (cs.length === 0) return;
+  append(chunks, cs[0] as Chunk);
+  for (let i = 1; i < cs.length; i++) chunks.push(cs[i] as Chunk);
+}
+
 /** SQL from a literal template; only `Sql` fragments may be interpolated. */
 export function sql(strings: TemplateStringsArray, ...values: Sql[]): Sql {
   const chunks: Chunk[] = [];
-  strings.forEach((s, i) => {
-    if (s !== "") chunks.push(s);
+  for (let i = 0; i < strings.length; i++) {
+    const s = strings[i] as string;
+    if (s !== "") append(chunks, s);
     const v = values[i];
-    if (v !== undefined) chunks.push(...v.chunks);
-  });
+    if (v !== undefined) appendAll(chunks, v);
+  }
   return new Sql(chunks);
 }
 
@@ -74,13 +100,15 @@ export function keyword(text: string): Sql {
   return new Sql([text]);
 }
 
+const COMMA: Sql = keyword(", ");
+
 /** Joins fragments with a separator. */
-export function join(items: readonly Sql[], sep: Sql = keyword(", ")): Sql {
+export function join(items: readonly Sql[], sep: Sql = COMMA): Sql {
   const chunks: Chunk[] = [];
-  items.forEach((it, i) => {
-    if (i > 0) chunks.push(...sep.chunks);
-    chunks.push(...it.chunks);
-  });
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) appendAll(chunks, sep);
+    appendAll(chunks, items[i] as Sql);
+  }
   return new Sql(chunks);
 }
 

@@ -189,6 +189,33 @@ interface RawRequest {
   readonly signal?: () => AbortSignal;
 }
 
+/**
+ * The request's search path: its schema, then `db-extra-search-path`; one
+ * array per configuration and schema, so that its rendered text is made
+ * once (pre_query.ts).
+ */
+const searchPaths = new WeakMap<Config, Map<string, readonly string[]>>();
+function searchPathOf(config: Config, schema: string): readonly string[] {
+  let bySchema = searchPaths.get(config);
+  if (bySchema === undefined) {
+    bySchema = new Map();
+    searchPaths.set(config, bySchema);
+  }
+  let path = bySchema.get(schema);
+  if (path === undefined) {
+    path = Object.freeze([schema, ...config.dbExtraSearchPath]);
+    bySchema.set(schema, path);
+  }
+  return path;
+}
+
+/** An anonymous request's claims, `{ role }`: one object per role in a row. */
+let anonMemo: Readonly<Record<string, unknown>> = Object.freeze({ role: "" });
+function anonClaims(role: string): Readonly<Record<string, unknown>> {
+  if (anonMemo["role"] !== role) anonMemo = Object.freeze({ role });
+  return anonMemo;
+}
+
 function preludeStatements(
   config: Config,
   req: ApiRequest,
@@ -197,11 +224,11 @@ function preludeStatements(
   readOnly: boolean,
   settings: readonly (readonly [string, string])[] = [],
 ): Statement[] {
-  const claims = auth.authenticated ? auth.claims : { role: auth.role };
+  const claims = auth.authenticated ? auth.claims : anonClaims(auth.role);
   const seen = requestHeaders(raw.headers);
   const statements: Statement[] = [
     renderTxVars({
-      searchPath: [req.schema, ...config.dbExtraSearchPath],
+      searchPath: searchPathOf(config, req.schema),
       role: auth.role,
       claims,
       method: req.method,

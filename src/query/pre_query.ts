@@ -81,20 +81,49 @@ export function txVarsStatement(v: TxVars): Sql {
 
 const txVarsTexts = new Map<string, string>();
 
+/**
+ * Texts that depend on the configuration or the JWT only, by the array or
+ * object they come from: the rendered search path (the handler passes one
+ * array per schema and configuration) and the claims' JSON (a token's
+ * claims are one object while its verification is cached).
+ */
+const searchPathTexts = new WeakMap<readonly string[], string>();
+const claimsTexts = new WeakMap<object, string>();
+
+function searchPathText(path: readonly string[]): string {
+  let text = searchPathTexts.get(path);
+  if (text === undefined) {
+    text = path.map((s) => render(ident(s)).text).join(", ");
+    searchPathTexts.set(path, text);
+  }
+  return text;
+}
+
+function claimsText(claims: Readonly<Record<string, unknown>>): string {
+  let text = claimsTexts.get(claims);
+  if (text === undefined) {
+    text = JSON.stringify(claims);
+    claimsTexts.set(claims, text);
+  }
+  return text;
+}
+
 function txVarsParams(v: TxVars): unknown[] {
-  const params: unknown[] = [
-    v.searchPath.map((s) => render(ident(s)).text).join(", "),
-    ...(v.settings ?? []).flatMap(([k, val]) => [k, val]),
+  const params: unknown[] = [searchPathText(v.searchPath)];
+  if (v.settings !== undefined) {
+    for (const [k, val] of v.settings) params.push(k, val);
+  }
+  params.push(
     v.role,
-    JSON.stringify(v.claims),
+    claimsText(v.claims),
     v.method,
     v.path,
     JSON.stringify(v.headers),
     JSON.stringify(v.cookies),
-  ];
+  );
   if (v.timezone !== null) params.push(v.timezone);
-  for (const [k, val] of Object.entries(v.appSettings)) {
-    params.push(`app.settings.${k}`, val);
+  for (const k in v.appSettings) {
+    params.push(`app.settings.${k}`, v.appSettings[k]);
   }
   return params;
 }

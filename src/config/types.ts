@@ -30,11 +30,6 @@ export interface Config {
   readonly dbPoolAcquisitionTimeout: number;
   readonly dbPoolMaxLifetime: number;
   readonly dbPoolMaxIdletime: number;
-  /**
-   * Requests that may share one busy connection, their transactions
-   * pipelined (pgrest's own key, `db-pool-pipeline`); 1: none.
-   */
-  readonly dbPoolPipeline: number;
   readonly dbPreRequest: string | null;
   readonly dbPreparedStatements: boolean;
   readonly dbTxEnd: TxEnd;
@@ -116,7 +111,6 @@ export const DEFAULT_CONFIG: Config = {
   dbPoolAcquisitionTimeout: 10,
   dbPoolMaxLifetime: 1800,
   dbPoolMaxIdletime: 30,
-  dbPoolPipeline: 4,
   dbPreRequest: null,
   dbPreparedStatements: true,
   dbTxEnd: "commit",

@@ -305,7 +305,6 @@ export function createDb(config: Config): Db {
       idleTimeoutMs: config.dbPoolMaxIdletime * 1000,
       maxLifetimeMs: config.dbPoolMaxLifetime * 1000,
       acquireTimeoutMs: config.dbPoolAcquisitionTimeout * 1000,
-      pipelineDepth: config.dbPoolPipeline,
     },
   );
 
@@ -316,11 +315,10 @@ export function createDb(config: Config): Db {
   async function withConnection<T>(
     authenticated: boolean,
     work: (conn: WireConnection) => Promise<T>,
-    shared = false,
   ): Promise<T> {
     let conn: WireConnection;
     try {
-      conn = await wire.acquire(shared);
+      conn = await wire.acquire();
     } catch (e) {
       throw mapDriverError(e, authenticated);
     }
@@ -337,19 +335,13 @@ export function createDb(config: Config): Db {
 
   return {
     transaction(tx: TxRequest): Promise<(readonly Row[])[]> {
-      // one batch that the Sync commits: it may share a busy connection
-      const implicit = tx.end === "commit" && tx.isolation === undefined;
       return withConnection(tx.authenticated, async (conn) => {
-        const token = {};
         const watch = tx.signal === undefined
           ? null
-          : watcher.watch(tx.signal, () => void conn.cancel(token));
+          : watcher.watch(tx.signal, () => void conn.cancel());
         try {
           const batch = transactionSteps(tx);
-          const res = await conn.run(batch.steps, prepare, {
-            token,
-            retryable: implicit,
-          });
+          const res = await conn.run(batch.steps, prepare);
           if (res.error !== null) {
             // an explicit transaction stays open, aborted, after the Sync
             if (res.txStatus !== "I") await conn.run([ROLLBACK], prepare);
@@ -368,7 +360,7 @@ export function createDb(config: Config): Db {
         } finally {
           if (watch !== null) watcher.unwatch(watch);
         }
-      }, implicit);
+      });
     },
     query(text: string, params: readonly unknown[]) {
       return withConnection(false, async (conn) => {

@@ -23,38 +23,76 @@ export class ParseFailure extends Error {
   }
 }
 
-/** Reads a string one code point at a time. */
+/** A UTF-16 surrogate: the text has a code point of two units. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Reads a string one code point at a time. Positions count code points.
+ * Text without surrogates (nearly every query string) is read in place:
+ * its code points are its UTF-16 units; other text is split into code
+ * points once.
+ */
 export class Cursor {
-  readonly chars: readonly string[];
   pos = 0;
+  /** The number of code points. */
+  readonly length: number;
   readonly #text: string;
-  /** The UTF-16 offset of each code point in `#text`, then its length. */
-  readonly #offsets: Uint32Array;
+  /** The code points, or null when they are the UTF-16 units of `#text`. */
+  readonly #chars: readonly string[] | null;
+  /**
+   * The UTF-16 offset of each code point in `#text`, then its length; null
+   * with `#chars`.
+   */
+  readonly #offsets: Uint32Array | null;
 
   constructor(text: string) {
-    this.chars = Array.from(text);
     this.#text = text;
-    this.#offsets = new Uint32Array(this.chars.length + 1);
-    let at = 0;
-    for (let i = 0; i < this.chars.length; i++) {
-      this.#offsets[i] = at;
-      at += this.chars[i]?.length ?? 0;
+    if (!SURROGATE.test(text)) {
+      this.#chars = null;
+      this.#offsets = null;
+      this.length = text.length;
+      return;
     }
-    this.#offsets[this.chars.length] = at;
+    const chars = Array.from(text);
+    this.#chars = chars;
+    this.length = chars.length;
+    const offsets = new Uint32Array(chars.length + 1);
+    let at = 0;
+    for (let i = 0; i < chars.length; i++) {
+      offsets[i] = at;
+      at += chars[i]?.length ?? 0;
+    }
+    offsets[chars.length] = at;
+    this.#offsets = offsets;
   }
 
   get done(): boolean {
-    return this.pos >= this.chars.length;
+    return this.pos >= this.length;
   }
 
+  /** The code point at `pos + offset`, or "" outside the input. */
   peek(offset = 0): string {
-    return this.chars[this.pos + offset] ?? "";
+    return this.at(this.pos + offset);
+  }
+
+  /** The code point at index `i`, or "" outside the input. */
+  at(i: number): string {
+    if (this.#chars !== null) return this.#chars[i] ?? "";
+    return i >= 0 ? this.#text[i] ?? "" : "";
+  }
+
+  /** The text of code points `from` (inclusive) to `to` (exclusive). */
+  slice(from: number, to: number): string {
+    const a = Math.min(Math.max(from, 0), this.length);
+    const b = Math.min(Math.max(to, a), this.length);
+    if (this.#offsets === null) return this.#text.slice(a, b);
+    return this.#text.slice(this.#offsets[a], this.#offsets[b]);
   }
 
   /** Whether the input continues with `s` (an ASCII literal). */
   startsWith(s: string): boolean {
     for (let i = 0; i < s.length; i++) {
-      if (this.chars[this.pos + i] !== s[i]) return false;
+      if (this.at(this.pos + i) !== s[i]) return false;
     }
     return true;
   }
@@ -72,8 +110,7 @@ export class Cursor {
    * copy each time made parsing quadratic in the input's length.
    */
   rest(): string {
-    const i = Math.min(Math.max(this.pos, 0), this.chars.length);
-    return this.#text.slice(this.#offsets[i]);
+    return this.slice(this.pos, this.length);
   }
 
   /** Fails here with `expecting`. */
@@ -114,6 +151,14 @@ const FIELD_CHAR = /^[\p{L}\p{N}_ $]$/u;
 
 /** True for characters of an unquoted field name. */
 export function isFieldChar(c: string): boolean {
+  if (c.length === 1) {
+    const k = c.charCodeAt(0);
+    if (k < 128) {
+      // ASCII: letters, digits, "_", " ", "$" (as FIELD_CHAR)
+      return (k >= 97 && k <= 122) || (k >= 65 && k <= 90) ||
+        (k >= 48 && k <= 57) || k === 95 || k === 32 || k === 36;
+    }
+  }
   return c !== "" && FIELD_CHAR.test(c);
 }
 
@@ -168,7 +213,7 @@ function fieldNameText(c: Cursor): string {
       c.pos--; // give back the dash
       return out.slice(0, -1).trim();
     }
-    out += c.chars.slice(start, c.pos).join("");
+    out += c.slice(start, c.pos);
     if (c.peek() === "-" && c.peek(1) !== ">") {
       c.pos++;
       out += "-";

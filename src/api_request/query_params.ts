@@ -96,7 +96,7 @@ function parseCast(c: Cursor): string | null {
   const start = c.pos;
   while (/^[\p{L}\p{N}_ ]$/u.test(c.peek())) c.pos++;
   if (c.pos === start) c.fail("identifier");
-  return c.chars.slice(start, c.pos).join("").trim();
+  return c.slice(start, c.pos).trim();
 }
 
 const AGGREGATES: readonly AggregateFn[] = [
@@ -285,8 +285,8 @@ const OPERATOR_EXPECTING = "operator (eq, gt, ...)";
 
 function readWord(c: Cursor): string {
   let end = c.pos;
-  while (/^[a-zA-Z_]$/.test(c.chars[end] ?? "")) end++;
-  return c.chars.slice(c.pos, end).join("");
+  while (/^[a-zA-Z_]$/.test(c.at(end))) end++;
+  return c.slice(c.pos, end);
 }
 
 function parseOperation(
@@ -361,7 +361,7 @@ function parseOpExpr(c: Cursor, single: ValueParser, list: ListParser): {
 
 function anyValue(c: Cursor): string {
   const r = c.rest();
-  c.pos = c.chars.length;
+  c.pos = c.length;
   return r;
 }
 
@@ -613,6 +613,7 @@ function parseInteger(what: string, text: string): number {
  * @throws {PgrstError} PGRST100
  */
 function rejectNul(key: string, value: string): void {
+  if (!key.includes("\u0000") && !value.includes("\u0000")) return;
   const parts: [string, string][] = [
     ["parameter name", key],
     [`${key} parameter`, value],

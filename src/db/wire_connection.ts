@@ -93,6 +93,11 @@ export interface BatchResult {
 /** Bytes in and out. */
 interface Transport {
   write(b: Uint8Array): void;
+  /**
+   * Whether every byte given to `write` has been handed to the socket, so
+   * that the buffer they came from may be written into again.
+   */
+  idle(): boolean;
   start(onData: (b: Uint8Array) => void, onClose: (e: unknown) => void): void;
   close(): void;
 }
@@ -109,6 +114,9 @@ class DenoTransport implements Transport {
   write(b: Uint8Array): void {
     this.#queue.push(b);
     if (!this.#writing) void this.#flush();
+  }
+  idle(): boolean {
+    return !this.#writing && this.#queue.length === 0;
   }
   async #flush(): Promise<void> {
     this.#writing = true;
@@ -158,6 +166,9 @@ class NodeTransport implements Transport {
   }
   write(b: Uint8Array): void {
     this.#socket.write(b);
+  }
+  idle(): boolean {
+    return false; // node streams may keep a reference to what they buffer
   }
   start(onData: (b: Uint8Array) => void, onClose: (e: unknown) => void): void {
     let error: unknown = null;
@@ -299,6 +310,9 @@ interface Batch {
   readonly reject: (e: unknown) => void;
 }
 
+/** A connection keeps its message buffer for the next batch up to this size. */
+const MAX_KEPT_WRITER_BYTES = 64 * 1024;
+
 /** Prepared statements kept per connection before they are all dropped. */
 const MAX_PREPARED = 256;
 
@@ -310,6 +324,11 @@ export class WireConnection {
   generation = 0;
   #transport: Transport;
   #reader = new MessageReader();
+  /**
+   * The batches' message buffer, reused once the last batch's bytes are
+   * written (a new ArrayBuffer per request costs its allocation and GC).
+   */
+  #writer = new MessageWriter();
   #batches: Batch[] = [];
   #prepared = new Map<string, Prepared>();
   #counter = 0;
@@ -399,7 +418,9 @@ export class WireConnection {
     if (this.#dead) {
       return Promise.reject(new ConnectionLost("connection closed"));
     }
-    const w = new MessageWriter();
+    const w = this.#transport.idle()
+      ? this.#writer.reset()
+      : (this.#writer = new MessageWriter());
     const states: StepState[] = [];
     const created: Prepared[] = [];
     let hidden = 0;
@@ -443,6 +464,10 @@ export class WireConnection {
         reject,
       });
       this.#transport.write(w.bytes());
+      // a large body's buffer is not kept for every later batch
+      if (w.capacity > MAX_KEPT_WRITER_BYTES) {
+        this.#writer = new MessageWriter();
+      }
     });
   }
 

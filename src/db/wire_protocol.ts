@@ -25,6 +25,9 @@ const SSL_REQUEST_CODE = 80877103;
 /** The CancelRequest code. */
 const CANCEL_REQUEST_CODE = 80877102;
 
+/** Strings up to this long are written by a loop when they are ASCII. */
+const ASCII_FAST_MAX = 256;
+
 /** A growable byte buffer for outgoing messages. */
 export class MessageWriter {
   #buf = new Uint8Array(1024);
@@ -58,15 +61,47 @@ export class MessageWriter {
     this.#pos += 4;
   }
 
+  /** Empties the buffer for the next messages (the last bytes() is reused). */
+  reset(): this {
+    this.#pos = 0;
+    return this;
+  }
+
+  /**
+   * Writes the ASCII prefix of `s` (at most {@linkcode ASCII_FAST_MAX}
+   * characters are looked at) and returns how many characters it wrote: a
+   * plain loop, cheaper than an encodeInto call for the short names and
+   * values most messages carry.
+   */
+  #asciiPrefix(s: string): number {
+    const n = s.length;
+    if (n > ASCII_FAST_MAX) return 0;
+    this.#ensure(n);
+    const buf = this.#buf;
+    let pos = this.#pos;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[pos++] = c;
+    }
+    this.#pos = pos;
+    return i;
+  }
+
   /** A NUL-terminated string. */
   #cstr(s: string): void {
-    this.#ensure(s.length * 3 + 1);
-    const { written } = encoder.encodeInto(
-      s,
-      this.#buf.subarray(this.#pos),
-    );
-    this.#pos += written;
-    this.#buf[this.#pos++] = 0;
+    const done = this.#asciiPrefix(s);
+    if (done < s.length) {
+      const rest = done === 0 ? s : s.slice(done);
+      this.#ensure(rest.length * 3 + 1);
+      const { written } = encoder.encodeInto(
+        rest,
+        this.#buf.subarray(this.#pos),
+      );
+      this.#pos += written;
+    }
+    this.#byte(0);
   }
 
   /**
@@ -75,8 +110,10 @@ export class MessageWriter {
    * sized for the worst case costs its zeroing and a larger copy.
    */
   #utf8(s: string): void {
-    this.#ensure(s.length);
-    let rest = s;
+    const done = this.#asciiPrefix(s);
+    if (done === s.length) return;
+    let rest = done === 0 ? s : s.slice(done);
+    this.#ensure(rest.length);
     for (;;) {
       const { read, written } = encoder.encodeInto(
         rest,
@@ -229,6 +266,11 @@ export class MessageWriter {
     return this.#buf.subarray(0, this.#pos);
   }
 
+  /** The buffer's size in bytes (what a reused writer keeps). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
   get length(): number {
     return this.#pos;
   }
@@ -342,11 +384,29 @@ function i32(b: Uint8Array, at: number): number {
   return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
 }
 
+/** Texts up to this many bytes are decoded by a loop when they are ASCII. */
+const ASCII_DECODE_MAX = 64;
+
+/** The UTF-8 text of `b[start, end)`. */
+function text(b: Uint8Array, start: number, end: number): string {
+  if (end - start <= ASCII_DECODE_MAX) {
+    let out = "";
+    let i = start;
+    for (; i < end; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) break;
+      out += String.fromCharCode(c);
+    }
+    if (i === end) return out;
+  }
+  return decoder.decode(b.subarray(start, end));
+}
+
 /** A NUL-terminated string at `at`: its text and the offset after it. */
 function cstr(b: Uint8Array, at: number): [string, number] {
   const end = b.indexOf(0, at);
   const stop = end < 0 ? b.length : end;
-  return [decoder.decode(b.subarray(at, stop)), stop + 1];
+  return [text(b, at, stop), stop + 1];
 }
 
 /** RowDescription → columns. */
@@ -397,10 +457,7 @@ export function readDataRow(
       row[name] = null;
       continue;
     }
-    row[name] = decodeValue(
-      col?.type ?? 25,
-      decoder.decode(b.subarray(at, at + len)),
-    );
+    row[name] = decodeValue(col?.type ?? 25, text(b, at, at + len));
     at += len;
   }
   return row;

@@ -73,6 +73,34 @@ Deno.test("MessageWriter: a large bind value of ASCII then multi-byte text is en
   assert.equal(b[at + 8 + len], "x".charCodeAt(0));
 });
 
+Deno.test("MessageWriter: names and values of every kind encode as TextEncoder does, also when reset and reused", () => {
+  const values = [
+    "",
+    "plain",
+    "é",
+    "ab€cd", // ASCII, then multi-byte in the middle
+    "x".repeat(256) + "é", // past the ASCII loop's length
+    "y".repeat(300),
+    "😀".repeat(10),
+  ];
+  const reused = new MessageWriter();
+  for (const v of values) {
+    const fresh = new MessageWriter().parse(v, v).bind(v, [v]).bytes();
+    // a reused writer that held something longer before
+    reused.reset().bind("", ["z".repeat(2000)]);
+    const again = reused.reset().parse(v, v).bind(v, [v]).bytes();
+    assert.deepEqual(again, fresh, JSON.stringify(v));
+    const b = enc.encode(v);
+    // Parse: 'P', length, name\0, text\0, int16 0
+    assert.deepEqual(fresh.subarray(5, 5 + b.length), b);
+    assert.equal(fresh[5 + b.length], 0);
+    assert.equal(
+      new DataView(fresh.buffer).getInt32(1),
+      4 + 2 * (b.length + 1) + 2,
+    );
+  }
+});
+
 Deno.test("MessageReader: splits messages across chunk boundaries", () => {
   const a = message("C", enc.encode("SELECT 1\0"));
   const z = message("Z", enc.encode("I"));
@@ -115,6 +143,31 @@ Deno.test("readRowDescription and readDataRow: text columns, NULLs, bool and int
     ok: null,
     n: 42,
   });
+});
+
+Deno.test("readDataRow: short and long values, ASCII or not, decode as UTF-8", () => {
+  const cols = [{ name: "v", type: 25 }];
+  for (
+    const v of [
+      "",
+      "a",
+      "é",
+      "ab€",
+      "q".repeat(64),
+      "q".repeat(63) + "é",
+      "r".repeat(500),
+      "€".repeat(40),
+    ]
+  ) {
+    const b = enc.encode(v);
+    const row = new Uint8Array([
+      0,
+      1,
+      ...[24, 16, 8, 0].map((s) => (b.length >> s) & 255),
+      ...b,
+    ]);
+    assert.deepEqual(readDataRow(row, cols), { v }, JSON.stringify(v));
+  }
 });
 
 Deno.test("readErrorFields: code, message, detail and hint", () => {

@@ -44,6 +44,8 @@ const METHODS: readonly Method[] = [
 ];
 
 function decodeSegment(s: string): string {
+  // without an escape, decoding changes nothing (and cannot fail)
+  if (!s.includes("%")) return s;
   try {
     return decodeURIComponent(s);
   } catch {
@@ -83,6 +85,8 @@ export function parseRangeHeader(value: string | null): RangeSpec | null {
 
 /** The path and its query parameters sorted by name, as PostgREST does. */
 export function canonicalLocation(path: string, search: string): string {
+  // one parameter (or none) is sorted already
+  if (!search.includes("&")) return search === "" ? path : `${path}?${search}`;
   const parts = search.split("&").filter((p) => p !== "");
   if (parts.length === 0) return path;
   const key = (p: string) => {

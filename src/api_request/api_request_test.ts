@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { type Config, DEFAULT_CONFIG } from "../config/types.ts";
 import { PgrstError } from "../error.ts";
 import {
+  canonicalLocation,
   intersectRanges,
   parseApiRequest,
   parseRangeHeader,
@@ -392,4 +393,18 @@ Deno.test("parseApiRequest() decodes + and %20 as spaces in values", () => {
       { kind: "op", op: "eq", value: "a b" },
     ],
   );
+});
+
+Deno.test("canonicalLocation() sorts parameters by name, stably, and keeps a single one as it is", () => {
+  assert.equal(canonicalLocation("/items", ""), "/items");
+  assert.equal(canonicalLocation("/items", "id=eq.5"), "/items?id=eq.5");
+  assert.equal(
+    canonicalLocation("/items", "select=id&id=eq.5&id=gt.1"),
+    "/items?id=eq.5&id=gt.1&select=id",
+  );
+  assert.equal(canonicalLocation("/items", "&b=1&&a=2&"), "/items?a=2&b=1");
+});
+
+Deno.test("parseTarget() refuses a malformed escape", () => {
+  assert.throws(() => parseTarget("/bad%E0%A4%A"), PgrstError);
 });

@@ -232,11 +232,17 @@ const handle = makeHandler(state);
 
 function request(s: HotScenario, i: number): Request {
   const k = String((i * 7919) % 100000 + 1);
-  const init: RequestInit = {
-    method: s.method,
-    headers: { "host": "127.0.0.1:3999", ...s.headers },
+  const headers: Record<string, string> = {
+    "host": "127.0.0.1:3999",
+    ...s.headers,
   };
-  if (s.body !== undefined) init.body = s.body.replaceAll("N", k);
+  const init: RequestInit = { method: s.method, headers };
+  if (s.body !== undefined) {
+    // as a client sends it (wrk does), with its length
+    const body = s.body.replaceAll("N", k);
+    headers["content-length"] = String(encoder.encode(body).byteLength);
+    init.body = body;
+  }
   return new Request(
     `http://127.0.0.1:3999${s.path.replace("N", k)}`,
     init,

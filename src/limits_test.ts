@@ -53,6 +53,25 @@ Deno.test("readBody() refuses a streamed body once it passes the limit", async (
   );
 });
 
+Deno.test("readBody() reads a body with a declared length whole, and still refuses one longer than the limit", async () => {
+  const ok = new Request("http://x/t", {
+    method: "POST",
+    body: "abcdef",
+    headers: { "content-length": "6" },
+  });
+  assert.equal(new TextDecoder().decode(await readBody(ok, 6)), "abcdef");
+  // a Request made in-process may declare less than it carries
+  const lying = new Request("http://x/t", {
+    method: "POST",
+    body: "0123456789",
+    headers: { "content-length": "3" },
+  });
+  await assert.rejects(
+    readBody(lying, 5),
+    (e) => e instanceof PgrstError && e.status === 413,
+  );
+});
+
 Deno.test("readBody() returns a body within the limit", async () => {
   const req = new Request("http://x/t", { method: "POST", body: "abc" });
   assert.equal(new TextDecoder().decode(await readBody(req, 10)), "abc");

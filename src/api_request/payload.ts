@@ -211,6 +211,9 @@ export function parsePayload(
   }
 }
 
-function decode(body: Uint8Array | null): string {
-  return body === null ? "" : new TextDecoder().decode(body);
+const UTF8 = new TextDecoder();
+
+/** A body's text (UTF-8, invalid bytes replaced). */
+export function decode(body: Uint8Array | null): string {
+  return body === null ? "" : UTF8.decode(body);
 }

@@ -13,7 +13,11 @@
  */
 
 import { bodyMedia, mediaTypeBase } from "../api_request/media_type.ts";
-import { parseCsvPayload, parseJsonPayload } from "../api_request/payload.ts";
+import {
+  decode,
+  parseCsvPayload,
+  parseJsonPayload,
+} from "../api_request/payload.ts";
 import { isFilterValue } from "../api_request/query_params.ts";
 import type { ApiRequest } from "../api_request/types.ts";
 import { PgrstError } from "../error.ts";
@@ -76,17 +80,17 @@ function givenFromBody(req: ApiRequest): Given {
       return {
         kind: "raw",
         raw: media,
-        value: new TextDecoder().decode(bytes),
+        value: decode(bytes),
       };
     case "form": {
       // repeated names are kept: they fill array and variadic parameters
       const args = new Map<string, unknown>();
-      const text = new TextDecoder().decode(bytes);
+      const text = decode(bytes);
       for (const [k, v] of new URLSearchParams(text)) addArg(args, k, v);
       return { kind: "named", args, json: null };
     }
     case "csv": {
-      const payload = parseCsvPayload(new TextDecoder().decode(bytes));
+      const payload = parseCsvPayload(decode(bytes));
       return { kind: "named", args: argsOf(payload.first), json: null };
     }
     case "json": {
@@ -98,7 +102,7 @@ function givenFromBody(req: ApiRequest): Given {
       // a large body was parsed ahead, on the worker (src/body_parser.ts)
       const columns = req.params.columns;
       const payload = req.payload ??
-        parseJsonPayload(new TextDecoder().decode(bytes), columns === null);
+        parseJsonPayload(decode(bytes), columns === null);
       const text = payload.single ? payload.json.slice(1, -1) : payload.json;
       const row = argsOf(payload.first);
       if (columns === null) return { kind: "named", args: row, json: text };

@@ -146,10 +146,59 @@ export function requestSettings(
   config: Config,
   cache: SchemaCache | null,
   role: string,
-  routine:
-    | { readonly settings?: readonly (readonly [string, string])[] }
-    | null,
-): (readonly [string, string])[] {
+  routine: Routineish | null,
+): readonly (readonly [string, string])[] {
+  if (cache === null) return settingsOf(config, cache, role, routine);
+  let byRoutine = settingsMemo.get(cache);
+  if (byRoutine === undefined) {
+    byRoutine = new WeakMap();
+    settingsMemo.set(cache, byRoutine);
+  }
+  const key = routine ?? NO_ROUTINE;
+  let byRole = byRoutine.get(key);
+  if (byRole === undefined) {
+    byRole = new Map();
+    byRoutine.set(key, byRole);
+  }
+  const hit = byRole.get(role);
+  if (hit !== undefined && hit.config === config) return hit.settings;
+  const settings = settingsOf(config, cache, role, routine);
+  // roles come from tokens: keep the memo small whatever they name
+  if (byRole.size >= 1000) byRole.clear();
+  byRole.set(role, { config, settings });
+  return settings;
+}
+
+/** A called function, as far as its settings go. */
+type Routineish = {
+  readonly settings?: readonly (readonly [string, string])[];
+};
+
+/**
+ * {@linkcode requestSettings} by schema cache, called function and role:
+ * they depend on nothing else but the configuration (kept to check).
+ */
+const settingsMemo = new WeakMap<
+  SchemaCache,
+  WeakMap<
+    Routineish,
+    Map<
+      string,
+      {
+        readonly config: Config;
+        readonly settings: readonly (readonly [string, string])[];
+      }
+    >
+  >
+>();
+const NO_ROUTINE: Routineish = {};
+
+function settingsOf(
+  config: Config,
+  cache: SchemaCache | null,
+  role: string,
+  routine: Routineish | null,
+): readonly (readonly [string, string])[] {
   const out = new Map<string, string>();
   for (const [k, v] of cache?.roleSettings?.get(role) ?? []) out.set(k, v);
   for (const [k, v] of routine?.settings ?? []) {
@@ -651,16 +700,17 @@ export function makeHandler(
       const body = hasBody
         ? await readBody(request, config.serverMaxBodyBytes)
         : null;
-      const req = await withParsedBody(
-        bodyParser,
-        parseApiRequest({
-          method: request.method,
-          path,
-          search,
-          headers: request.headers,
-          body,
-        }, config),
-      );
+      const parsed = parseApiRequest({
+        method: request.method,
+        path,
+        search,
+        headers: request.headers,
+        body,
+      }, config);
+      // without a body there is nothing to parse (and no promise to wait for)
+      const req = body === null
+        ? parsed
+        : await withParsedBody(bodyParser, parsed);
       checkSelectSize(req.params.select, config);
       timer.lap("parse");
       const cache = state.cache;

@@ -1,12 +1,16 @@
 /**
- * Tests of what the request handler counts as the database being down.
+ * Tests of what the request handler counts as the database being down, and
+ * of the settings a request's transaction gets (remembered per schema
+ * cache, function, role and configuration).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { isConnectionFailure } from "./app.ts";
+import { isConnectionFailure, requestSettings } from "./app.ts";
+import { DEFAULT_CONFIG } from "./config/types.ts";
 import { PgrstError } from "./error.ts";
+import type { SchemaCache } from "./schema_cache/types.ts";
 
 Deno.test("isConnectionFailure: no connection, a shutdown or a class-08 error mark the database down; a busy pool or a query error do not", () => {
   const err = (code: string, status = 503) => new PgrstError(status, code, "x");
@@ -17,4 +21,48 @@ Deno.test("isConnectionFailure: no connection, a shutdown or a class-08 error ma
     assert.equal(isConnectionFailure(err(code, 504)), false, code);
   }
   assert.equal(isConnectionFailure(new Error("PGRST001")), false);
+});
+
+Deno.test("requestSettings: the role's settings, hoisted function settings and the capped statement_timeout, the same when asked again and new for a new configuration or cache", () => {
+  const cache = (timeout: string) =>
+    ({
+      roleSettings: new Map([
+        ["web", [["statement_timeout", timeout], ["work_mem", "4MB"]]],
+      ]),
+    }) as unknown as SchemaCache;
+  const config = {
+    ...DEFAULT_CONFIG,
+    serverRequestTimeout: 10,
+    dbHoistedTxSettings: ["work_mem"],
+  };
+  const c1 = cache("5s");
+  assert.deepEqual(requestSettings(config, c1, "web", null), [
+    ["statement_timeout", "5s"],
+    ["work_mem", "4MB"],
+  ]);
+  assert.equal(
+    requestSettings(config, c1, "web", null),
+    requestSettings(config, c1, "web", null),
+  );
+  assert.deepEqual(requestSettings(config, c1, "anon", null), [
+    ["statement_timeout", "10000ms"],
+  ]);
+  const fn = { settings: [["work_mem", "8MB"], ["search_path", "x"]] as const };
+  assert.deepEqual(requestSettings(config, c1, "web", fn), [
+    ["statement_timeout", "5s"],
+    ["work_mem", "8MB"],
+  ]);
+  // a shorter request timeout caps the role's statement_timeout
+  assert.deepEqual(
+    requestSettings({ ...config, serverRequestTimeout: 2 }, c1, "web", null),
+    [["statement_timeout", "2000ms"], ["work_mem", "4MB"]],
+  );
+  // a reloaded cache brings its own settings
+  assert.deepEqual(requestSettings(config, cache("1s"), "web", null), [
+    ["statement_timeout", "1s"],
+    ["work_mem", "4MB"],
+  ]);
+  assert.deepEqual(requestSettings(config, null, "web", null), [
+    ["statement_timeout", "10000ms"],
+  ]);
 });

@@ -123,6 +123,7 @@ export function withGucHeaders(
   headers: [string, string][],
   guc: readonly [string, string][],
 ): void {
+  if (guc.length === 0) return;
   const names = new Set(guc.map(([k]) => k.toLowerCase()));
   for (let i = headers.length - 1; i >= 0; i--) {
     const h = headers[i];

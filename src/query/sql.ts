@@ -61,10 +61,20 @@ export function sql(strings: TemplateStringsArray, ...values: Sql[]): Sql {
  * (PostgREST's `escapeIdent`).
  */
 export function ident(name: string): Sql {
-  const nul = name.indexOf("\u0000");
-  const cut = nul < 0 ? name : name.slice(0, nul);
-  return new Sql([`"${cut.replaceAll('"', '""')}"`]);
+  let out = idents.get(name);
+  if (out === undefined) {
+    const nul = name.indexOf("\u0000");
+    const cut = nul < 0 ? name : name.slice(0, nul);
+    out = new Sql([`"${cut.replaceAll('"', '""')}"`]);
+    // names come from the schema and from requests: a bounded memo
+    if (idents.size >= 4096) idents.clear();
+    idents.set(name, out);
+  }
+  return out;
 }
+
+/** Quoted identifiers by name (fragments are immutable, so shared). */
+const idents = new Map<string, Sql>();
 
 /** A schema-qualified identifier. */
 export function qi(schema: string, name: string): Sql {

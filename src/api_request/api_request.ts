@@ -19,7 +19,7 @@ import {
 } from "../error.ts";
 import { parseAccept } from "./media_type.ts";
 import { parsePreferences } from "./preferences.ts";
-import { parseQueryParams } from "./query_params.ts";
+import { parseQueryParams, searchParams } from "./query_params.ts";
 import type { ApiRequest, Method, RangeSpec, Target } from "./types.ts";
 
 /** What the handler knows about the request before parsing. */
@@ -139,8 +139,7 @@ export function parseApiRequest(raw: RawRequest, config: Config): ApiRequest {
     raw.headers,
     config.dbSchemas,
   );
-  const search = new URLSearchParams(raw.search);
-  const params = parseQueryParams(search, {
+  const params = parseQueryParams(searchParams(raw.search), {
     isRpc: target.kind === "routine" && (method === "GET" || method === "HEAD"),
   });
   // several Prefer headers come joined with ", ", which the parser splits

@@ -634,6 +634,38 @@ function rejectNul(key: string, value: string): void {
 
 const RESERVED = new Set(["select", "columns", "on_conflict"]);
 
+/** A query string that decodes to itself: no escape, no `+`, ASCII only. */
+const PLAIN_QUERY = /^[^%+\u0080-\uffff]*$/;
+
+/**
+ * The parameters of a query string (without its `?`), as
+ * `new URLSearchParams(search)` lists them. A plain query string (nearly
+ * every one) is split in place, without the URL parser.
+ */
+export function searchParams(search: string): Iterable<[string, string]> {
+  if (!PLAIN_QUERY.test(search)) return new URLSearchParams(search);
+  // as URLSearchParams: one leading "?" is dropped, empty parts skipped,
+  // a part without "=" is a name with an empty value
+  const s = search.startsWith("?") ? search.slice(1) : search;
+  const out: [string, string][] = [];
+  if (s === "") return out;
+  let at = 0;
+  while (at <= s.length) {
+    let end = s.indexOf("&", at);
+    if (end < 0) end = s.length;
+    if (end > at) {
+      const eq = s.indexOf("=", at);
+      out.push(
+        eq < 0 || eq > end
+          ? [s.slice(at, end), ""]
+          : [s.slice(at, eq), s.slice(eq + 1, end)],
+      );
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
 /**
  * Parses the whole query string.
  *
@@ -643,7 +675,7 @@ const RESERVED = new Set(["select", "columns", "on_conflict"]);
  * @throws {PgrstError} PGRST100
  */
 export function parseQueryParams(
-  search: URLSearchParams,
+  search: Iterable<[string, string]>,
   opts: { isRpc: boolean; rpcParamNames?: ReadonlySet<string> },
 ): QueryParams {
   let select: SelectItem[] = [{ kind: "star" }];

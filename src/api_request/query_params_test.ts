@@ -16,6 +16,7 @@ import {
   parseOrder,
   parseQueryParams,
   parseSelect,
+  searchParams,
 } from "./query_params.ts";
 import type {
   Field,
@@ -982,4 +983,49 @@ Deno.test("a NUL byte in a parameter's name or value fails to parse", () => {
     assert.match(String(e.details), /NUL/);
   }
   parseFailure(() => qp("a=%00", true)); // RPC arguments too
+});
+
+Deno.test("searchParams() lists what URLSearchParams lists, for plain and escaped query strings", () => {
+  const alphabet = [
+    "a",
+    "b",
+    "=",
+    "&",
+    "?",
+    ".",
+    "(",
+    ",",
+    "%20",
+    "+",
+    "é",
+    "%",
+    "*",
+  ];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  const cases = [
+    "",
+    "?",
+    "??a=1",
+    "a",
+    "a=",
+    "=b",
+    "&&",
+    "a=b=c",
+    "a&b",
+    "?a=1&b",
+  ];
+  for (let i = 0; i < 2000; i++) {
+    let s = "";
+    const n = next() % 10;
+    for (let j = 0; j < n; j++) s += alphabet[next() % alphabet.length];
+    cases.push(s);
+  }
+  for (const s of cases) {
+    assert.deepEqual(
+      [...searchParams(s)],
+      [...new URLSearchParams(s)],
+      JSON.stringify(s),
+    );
+  }
 });

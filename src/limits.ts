@@ -190,23 +190,6 @@ export async function readBody(
   if (declared !== null && Number(declared) > limit) throw bodyTooLarge(limit);
   const stream = request.body;
   if (stream === null) return new Uint8Array();
-  if (declared !== null && /^\d+$/.test(declared)) {
-    // the declared length frames the body, which cannot exceed it: read it
-    // whole, without a reader and a loop of chunks in JavaScript
-    let bytes: Uint8Array;
-    try {
-      bytes = await request.bytes();
-    } catch {
-      throw new PgrstError(
-        400,
-        "PGRST102",
-        "The request body could not be read",
-      );
-    }
-    // only a Request made in-process can carry more than it declares
-    if (bytes.byteLength > limit) throw bodyTooLarge(limit);
-    return bytes;
-  }
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

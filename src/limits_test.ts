@@ -53,7 +53,7 @@ Deno.test("readBody() refuses a streamed body once it passes the limit", async (
   );
 });
 
-Deno.test("readBody() reads a body with a declared length whole, and still refuses one longer than the limit", async () => {
+Deno.test("readBody() reads a body with a declared length, and refuses one carrying more than the limit whatever it declares", async () => {
   const ok = new Request("http://x/t", {
     method: "POST",
     body: "abcdef",

@@ -661,7 +661,7 @@ export function accessLog(
 function baseHeaders(config: Config, request: Request): [string, string][] {
   const out = corsHeaders(
     request.method,
-    request.headers,
+    requestHeaders(request.headers),
     config.serverCorsAllowedOrigins,
   );
   const name = config.serverTraceHeader;
@@ -687,8 +687,9 @@ export function makeHandler(
     const started = performance.now();
     const timer = new Timer(config.serverTimingEnabled);
     try {
+      const headers = requestHeaders(request.headers);
       const auth = await state.auth.authenticate(
-        request.headers.get("authorization"),
+        headers.get("authorization"),
         state.now(),
       );
       timer.lap("jwt");
@@ -704,7 +705,7 @@ export function makeHandler(
         method: request.method,
         path,
         search,
-        headers: request.headers,
+        headers,
         body,
       }, config);
       // without a body there is nothing to parse (and no promise to wait for)

@@ -4,7 +4,8 @@
  * µs per request, and the size check (`server-max-header-bytes`) and the
  * transaction's `request.headers`/`request.cookies` settings both need every
  * header. {@linkcode requestHeaders} reads them once per `Headers` object
- * and keeps the result while that object lives.
+ * and keeps the result while that object lives; its `get` then answers the
+ * handler's many single-header lookups without scanning the list again.
  *
  * Pure (no I/O).
  *
@@ -12,7 +13,7 @@
  */
 
 /** What pgrest needs of all of a request's headers. */
-export interface RequestHeaders {
+export interface RequestHeaders extends Pick<Headers, "get"> {
   /**
    * The size of the header section as sent: each `name: value` line with
    * its CRLF (the request line excluded), as `limits.ts` `headerBytes`.
@@ -38,10 +39,35 @@ export function requestHeaders(headers: Headers): RequestHeaders {
       if (k === "cookie") cookie = v;
       else record[k] = v;
     });
-    r = { bytes, record, cookie };
+    r = new ReadHeaders(bytes, record, cookie);
     seen.set(headers, r);
   }
   return r;
+}
+
+/**
+ * The headers as read, with `get` as `Headers.get` answers for a valid
+ * name (a property lookup instead of a scan of the header list).
+ */
+class ReadHeaders implements RequestHeaders {
+  readonly bytes: number;
+  readonly record: Readonly<Record<string, string>>;
+  readonly cookie: string | null;
+  constructor(
+    bytes: number,
+    record: Readonly<Record<string, string>>,
+    cookie: string | null,
+  ) {
+    this.bytes = bytes;
+    this.record = record;
+    this.cookie = cookie;
+  }
+
+  get(name: string): string | null {
+    const k = name.toLowerCase();
+    if (k === "cookie") return this.cookie;
+    return Object.hasOwn(this.record, k) ? this.record[k] ?? null : null;
+  }
 }
 
 /** The cookies of a `cookie` header, by name (`request.cookies`). */

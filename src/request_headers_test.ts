@@ -42,3 +42,28 @@ Deno.test("cookieRecord() splits pairs, trims them and skips pairs without =", (
     c: "",
   });
 });
+
+Deno.test("requestHeaders().get() answers as Headers.get() does, for any case of a name", () => {
+  const h = new Headers([
+    ["Accept", "a/b"],
+    ["X-Two", "1"],
+    ["x-two", "2"],
+    ["Cookie", "c=1"],
+  ]);
+  const r = requestHeaders(h);
+  for (
+    const name of [
+      "accept",
+      "ACCEPT",
+      "x-two",
+      "cookie",
+      "Cookie",
+      "prefer",
+      "constructor",
+      "__proto__",
+      "toString",
+    ]
+  ) {
+    assert.equal(r.get(name), h.get(name), name);
+  }
+});

@@ -29,7 +29,8 @@ export interface RawRequest {
   readonly path: string;
   /** The query string without `?`, still percent-encoded. */
   readonly search: string;
-  readonly headers: Headers;
+  /** The request's headers (names are matched case-insensitively). */
+  readonly headers: Pick<Headers, "get">;
   readonly body: Uint8Array | null;
 }
 
@@ -112,7 +113,7 @@ export function intersectRanges(a: RangeSpec, b: RangeSpec): RangeSpec {
 /** Picks the schema from the profile headers. */
 export function pickSchema(
   method: Method,
-  headers: Headers,
+  headers: Pick<Headers, "get">,
   schemas: readonly string[],
 ): { schema: string; profileGiven: boolean } {
   const header = method === "GET" || method === "HEAD"

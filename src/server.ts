@@ -118,9 +118,15 @@ export function makeHandler(state: AppState): Handler {
       return sent(limitResponse(refusal, request, config));
     }
     inFlight++;
+    // inFlight drops when the handler has answered (no .finally: one
+    // promise fewer per request)
     const work = inner(request).then(
-      (res) => sendable(res, request, config),
+      (res) => {
+        inFlight--;
+        return sendable(res, request, config);
+      },
       (e: unknown) => {
+        inFlight--;
         // the handler answers every failure itself; should it ever throw,
         // the client still gets a PostgREST-style error, never a trace
         log(
@@ -133,7 +139,7 @@ export function makeHandler(state: AppState): Handler {
           config,
         );
       },
-    ).finally(() => inFlight--);
+    );
     const seconds = config.serverRequestTimeout;
     if (seconds <= 0) return sent(await work);
     // whichever comes first, the answer or the deadline, is sent

@@ -283,9 +283,15 @@ type ListParser = (c: Cursor) => string[];
 
 const OPERATOR_EXPECTING = "operator (eq, gt, ...)";
 
+/** Whether `ch` is an ASCII letter or `_` (one UTF-16 unit, or ""). */
+function isWordChar(ch: string): boolean {
+  const k = ch.length === 1 ? ch.charCodeAt(0) : -1;
+  return (k >= 97 && k <= 122) || (k >= 65 && k <= 90) || k === 95;
+}
+
 function readWord(c: Cursor): string {
   let end = c.pos;
-  while (/^[a-zA-Z_]$/.test(c.at(end))) end++;
+  while (isWordChar(c.at(end))) end++;
   return c.slice(c.pos, end);
 }
 

@@ -106,6 +106,10 @@ function planMedia(
 const JSON_CT = "application/json; charset=utf-8";
 
 function params(mt: string): { base: string; nullsStripped: boolean } {
+  // no parameters (e.g. */*): nothing to split
+  if (!mt.includes(";")) {
+    return { base: mediaTypeBase(mt), nullsStripped: false };
+  }
   const ps = mt.split(";").slice(1).map((s) => s.trim().toLowerCase());
   return {
     base: mediaTypeBase(mt),

@@ -408,3 +408,17 @@ Deno.test("canonicalLocation() sorts parameters by name, stably, and keeps a sin
 Deno.test("parseTarget() refuses a malformed escape", () => {
   assert.throws(() => parseTarget("/bad%E0%A4%A"), PgrstError);
 });
+
+Deno.test("parseTarget() skips empty segments and decodes each one", () => {
+  assert.deepEqual(parseTarget("//items//"), {
+    kind: "relation",
+    name: "items",
+  });
+  assert.deepEqual(parseTarget("/rpc//a%2Fb"), {
+    kind: "routine",
+    name: "a/b",
+  });
+  assert.deepEqual(parseTarget("items"), { kind: "relation", name: "items" });
+  assert.throws(() => parseTarget("/a/b/c"), PgrstError);
+  assert.throws(() => parseTarget("/a/b"), PgrstError);
+});

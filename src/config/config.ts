@@ -381,6 +381,12 @@ const SPECS: readonly KeySpec[] = [
     { aliases: ["db-pool-timeout"] },
   ),
   spec(
+    "db-pool-pipeline",
+    "dbPoolPipeline",
+    "requests sharing a busy connection (pipelined); 1: none",
+    positiveInt,
+  ),
+  spec(
     "db-pool-max-lifetime",
     "dbPoolMaxLifetime",
     "maximum connection age in seconds",

@@ -30,6 +30,11 @@ export interface Config {
   readonly dbPoolAcquisitionTimeout: number;
   readonly dbPoolMaxLifetime: number;
   readonly dbPoolMaxIdletime: number;
+  /**
+   * Requests that may share one busy connection, their transactions
+   * pipelined (pgrest's own key, `db-pool-pipeline`); 1: none.
+   */
+  readonly dbPoolPipeline: number;
   readonly dbPreRequest: string | null;
   readonly dbPreparedStatements: boolean;
   readonly dbTxEnd: TxEnd;
@@ -111,6 +116,7 @@ export const DEFAULT_CONFIG: Config = {
   dbPoolAcquisitionTimeout: 10,
   dbPoolMaxLifetime: 1800,
   dbPoolMaxIdletime: 30,
+  dbPoolPipeline: 16,
   dbPreRequest: null,
   dbPreparedStatements: true,
   dbTxEnd: "commit",

@@ -305,6 +305,7 @@ export function createDb(config: Config): Db {
       idleTimeoutMs: config.dbPoolMaxIdletime * 1000,
       maxLifetimeMs: config.dbPoolMaxLifetime * 1000,
       acquireTimeoutMs: config.dbPoolAcquisitionTimeout * 1000,
+      pipelineDepth: config.dbPoolPipeline,
     },
   );
 
@@ -315,10 +316,11 @@ export function createDb(config: Config): Db {
   async function withConnection<T>(
     authenticated: boolean,
     work: (conn: WireConnection) => Promise<T>,
+    shared = false,
   ): Promise<T> {
     let conn: WireConnection;
     try {
-      conn = await wire.acquire();
+      conn = await wire.acquire(shared);
     } catch (e) {
       throw mapDriverError(e, authenticated);
     }
@@ -335,13 +337,19 @@ export function createDb(config: Config): Db {
 
   return {
     transaction(tx: TxRequest): Promise<(readonly Row[])[]> {
+      // one batch that the Sync commits: it may share a busy connection
+      const implicit = tx.end === "commit" && tx.isolation === undefined;
       return withConnection(tx.authenticated, async (conn) => {
+        const token = {};
         const watch = tx.signal === undefined
           ? null
-          : watcher.watch(tx.signal, () => void conn.cancel());
+          : watcher.watch(tx.signal, () => void conn.cancel(token));
         try {
           const batch = transactionSteps(tx);
-          const res = await conn.run(batch.steps, prepare);
+          const res = await conn.run(batch.steps, prepare, {
+            token,
+            retryable: implicit,
+          });
           if (res.error !== null) {
             // an explicit transaction stays open, aborted, after the Sync
             if (res.txStatus !== "I") await conn.run([ROLLBACK], prepare);
@@ -360,7 +368,7 @@ export function createDb(config: Config): Db {
         } finally {
           if (watch !== null) watcher.unwatch(watch);
         }
-      });
+      }, implicit);
     },
     query(text: string, params: readonly unknown[]) {
       return withConnection(false, async (conn) => {

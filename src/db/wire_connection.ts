@@ -8,13 +8,18 @@
  * Statements are prepared once per connection under generated names (the
  * Parse goes out in the same pipeline as its first Bind, so it is parsed as
  * the request's role), unless prepared statements are off. A connection runs
- * the batches it is given in order; the pool gives it to one request at a
- * time.
+ * the batches it is given in order. The pool gives it to one request at a
+ * time, or, when every connection is busy, to several requests whose
+ * batches are whole implicit transactions: their batches are then
+ * pipelined, each behind its own Sync (wire_pool.ts). A statement another
+ * batch is still preparing is sent unnamed, so that a batch never depends on
+ * one still in flight.
  *
  * @module
  */
 
 import net from "node:net";
+import { setImmediate } from "node:timers";
 import tls from "node:tls";
 import type { ConnectOptions } from "./connect_options.ts";
 import { md5Password, type ScramClient, scramClient } from "./scram.ts";
@@ -80,6 +85,21 @@ export interface Step {
   readonly params: readonly unknown[];
 }
 
+/** How a batch runs. */
+export interface RunOptions {
+  /**
+   * Identifies the batch for {@linkcode WireConnection.cancel}: only the
+   * batch with this token is cancelled, never another request's.
+   */
+  readonly token?: object;
+  /**
+   * The batch is a whole implicit transaction (no BEGIN): when a cancel
+   * meant for another batch hits it (the target ended just before the
+   * cancel arrived), nothing of it was committed and it is sent again once.
+   */
+  readonly retryable?: boolean;
+}
+
 /** What a batch returned. */
 export interface BatchResult {
   /** Rows per step; steps after a failure have none. */
@@ -92,7 +112,13 @@ export interface BatchResult {
 
 /** Bytes in and out. */
 interface Transport {
-  write(b: Uint8Array): void;
+  /**
+   * Sends `b`. `defer`: it may wait for the end of this turn of the event
+   * loop, so that what else is written meanwhile goes out in the same write
+   * (PostgreSQL then reads several batches per wake-up, as postgres.js
+   * writes).
+   */
+  write(b: Uint8Array, defer?: boolean): void;
   /**
    * Whether every byte given to `write` has been handed to the socket, so
    * that the buffer they came from may be written into again.
@@ -107,22 +133,35 @@ class DenoTransport implements Transport {
   #conn: Deno.Conn;
   #queue: Uint8Array[] = [];
   #writing = false;
+  #scheduled = false;
   #closed = false;
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
   }
-  write(b: Uint8Array): void {
+  write(b: Uint8Array, defer = false): void {
     this.#queue.push(b);
-    if (!this.#writing) void this.#flush();
+    if (this.#writing || this.#scheduled) return;
+    if (!defer) {
+      void this.#flush();
+      return;
+    }
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (!this.#writing) void this.#flush();
+    });
   }
   idle(): boolean {
-    return !this.#writing && this.#queue.length === 0;
+    return !this.#writing && !this.#scheduled && this.#queue.length === 0;
   }
   async #flush(): Promise<void> {
     this.#writing = true;
     try {
       while (this.#queue.length > 0) {
-        const b = this.#queue.shift()!;
+        // what queued up during the last write goes out in one write
+        const b = this.#queue.length === 1
+          ? this.#queue.pop()!
+          : concat(this.#queue.splice(0));
         let off = 0;
         while (off < b.length) off += await this.#conn.write(b.subarray(off));
       }
@@ -156,6 +195,18 @@ class DenoTransport implements Transport {
       this.#conn.close();
     } catch { /* already closed */ }
   }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 /** A node:tls socket: TLS without certificate checks (`require`, `prefer`). */
@@ -300,6 +351,11 @@ interface StepState {
 }
 
 interface Batch {
+  /** The caller's statements, to send again (see `RunOptions.retryable`). */
+  readonly sent: readonly Step[];
+  readonly options: RunOptions;
+  /** When it was written (ms since the epoch). */
+  readonly sentAt: number;
   readonly steps: StepState[];
   /** Steps before the caller's (DEALLOCATE ALL): their rows are dropped. */
   readonly hidden: number;
@@ -333,6 +389,8 @@ export class WireConnection {
   #prepared = new Map<string, Prepared>();
   #counter = 0;
   #deallocate = false;
+  /** The last cancel sent: its target batch and when. */
+  #cancelled: { readonly target: Batch; readonly at: number } | null = null;
   #dead = false;
   #onDead: (() => void) | null = null;
   #startup: {
@@ -343,6 +401,10 @@ export class WireConnection {
   #opts: ConnectOptions;
   backendPid = 0;
   backendSecret = 0;
+  /** The pool's: requests holding this connection. */
+  holders = 0;
+  /** The pool's: whether its holders share it (pipelined batches). */
+  shared = false;
 
   private constructor(transport: Transport, opts: ConnectOptions) {
     this.#transport = transport;
@@ -414,10 +476,36 @@ export class WireConnection {
    * Runs statements behind one Sync. Resolves with each step's rows or the
    * first error; rejects only when the connection is lost.
    */
-  run(steps: readonly Step[], prepare: boolean): Promise<BatchResult> {
+  run(
+    steps: readonly Step[],
+    prepare: boolean,
+    options: RunOptions = {},
+  ): Promise<BatchResult> {
     if (this.#dead) {
       return Promise.reject(new ConnectionLost("connection closed"));
     }
+    return new Promise((resolve, reject) =>
+      this.#send(steps, prepare, options, resolve, reject)
+    );
+  }
+
+  /** Batches sent and not answered yet. */
+  get pending(): number {
+    return this.#batches.length;
+  }
+
+  /** When the oldest unanswered batch was sent (ms since the epoch), or null. */
+  get busySince(): number | null {
+    return this.#batches[0]?.sentAt ?? null;
+  }
+
+  #send(
+    steps: readonly Step[],
+    prepare: boolean,
+    options: RunOptions,
+    resolve: (r: BatchResult) => void,
+    reject: (e: unknown) => void,
+  ): void {
     const w = this.#transport.idle()
       ? this.#writer.reset()
       : (this.#writer = new MessageWriter());
@@ -438,6 +526,12 @@ export class WireConnection {
         continue;
       }
       let entry = this.#prepared.get(st.text);
+      if (entry !== undefined && !entry.parsed) {
+        // another batch in flight prepares it, and may fail before it does
+        w.parse("", st.text).bind("", st.params).describe("P", "").execute();
+        states.push({ entry: null, columns: null, rows: [] });
+        continue;
+      }
       if (entry === undefined) {
         entry = {
           text: st.text,
@@ -453,22 +547,22 @@ export class WireConnection {
       states.push({ entry, columns: entry.columns, rows: [] });
     }
     w.sync();
-    return new Promise((resolve, reject) => {
-      this.#batches.push({
-        steps: states,
-        hidden,
-        idx: 0,
-        error: null,
-        created,
-        resolve,
-        reject,
-      });
-      this.#transport.write(w.bytes());
-      // a large body's buffer is not kept for every later batch
-      if (w.capacity > MAX_KEPT_WRITER_BYTES) {
-        this.#writer = new MessageWriter();
-      }
+    this.#batches.push({
+      sent: steps,
+      options,
+      sentAt: Date.now(),
+      steps: states,
+      hidden,
+      idx: 0,
+      error: null,
+      created,
+      resolve,
+      reject,
     });
+    // a batch behind others goes out with whatever else is queued this turn
+    this.#transport.write(w.bytes(), this.#batches.length > 1);
+    // a large body's buffer is not kept for every later batch
+    if (w.capacity > MAX_KEPT_WRITER_BYTES) this.#writer = new MessageWriter();
   }
 
   /**
@@ -476,17 +570,21 @@ export class WireConnection {
    * CancelRequest on a new connection); the running statement then fails
    * with 57014 and the batch ends as usual. Never throws.
    */
-  async cancel(): Promise<void> {
+  async cancel(token?: object): Promise<void> {
     const running = this.#batches[0];
     if (this.#dead || running === undefined || this.backendPid === 0) {
       return;
     }
+    // another request's batch runs now: the target has not started yet
+    // (it then ends at its own statement_timeout) or has ended
+    if (token !== undefined && running.options.token !== token) return;
     try {
       const c = await openDeno(this.#opts);
       try {
         // the batch may have ended (and the connection gone to another
         // request) while the cancel connection opened: cancel only its own
         if (this.#batches[0] !== running) return;
+        this.#cancelled = { target: running, at: Date.now() };
         const req = cancelRequest(this.backendPid, this.backendSecret);
         let off = 0;
         while (off < req.length) off += await c.write(req.subarray(off));
@@ -646,6 +744,17 @@ export class WireConnection {
           }
         }
         const status = String.fromCharCode(body[0] ?? 0x49);
+        if (status === "I" && this.#hitByOthersCancel(b)) {
+          // nothing of it was committed: once more, unprepared
+          this.#send(
+            b.sent,
+            false,
+            { ...b.options, retryable: false },
+            b.resolve,
+            b.reject,
+          );
+          return;
+        }
         b.resolve({
           rows: b.steps.slice(b.hidden).map((s) => s.rows),
           error: b.error,
@@ -657,5 +766,16 @@ export class WireConnection {
         // N NoticeResponse, S ParameterStatus, A NotificationResponse
         return;
     }
+  }
+
+  /**
+   * Whether a retryable batch failed with query_canceled within a second
+   * of a cancel meant for another batch (which ended just before it
+   * arrived).
+   */
+  #hitByOthersCancel(b: Batch): boolean {
+    const c = this.#cancelled;
+    return b.options.retryable === true && b.error?.code === "57014" &&
+      c !== null && c.target !== b && Date.now() - c.at < 1000;
   }
 }

@@ -2,7 +2,16 @@
  * Owns the pool of request connections ({@linkcode WireConnection}): at
  * most `max` of them, opened on demand, handed to one request at a time in
  * arrival order, closed after `idleTimeoutMs` unused or `maxLifetimeMs` old,
- * and dropped when they die. A request that waits longer than the
+ * and dropped when they die.
+ *
+ * A request whose transaction is one batch and a whole implicit transaction
+ * may share a connection (`acquire(true)`): when all `max` connections are
+ * busy and nobody waits, it joins the shared connection with the fewest
+ * batches in flight (at most `pipelineDepth`) whose oldest batch was sent
+ * less than {@linkcode JOIN_MAX_AGE_MS} ago, and its batch is pipelined
+ * behind theirs, as postgres.js pipelines queries. PostgreSQL then reads and
+ * answers several transactions per wake-up. A connection serves its waiters
+ * only once every holder is done. A request that waits longer than the
  * acquisition timeout fails with PGRST003; one whose connection cannot be
  * opened fails with the connection error, at once (no retry queue, so an
  * outage answers 503 instead of piling requests up).
@@ -23,9 +32,21 @@ export interface WirePoolOptions {
   readonly maxLifetimeMs: number;
   /** How long a request may wait for a connection. */
   readonly acquireTimeoutMs: number;
+  /**
+   * Most requests sharing one connection (batches in flight on it); 1: no
+   * sharing.
+   */
+  readonly pipelineDepth?: number;
 }
 
+/** A connection whose oldest batch runs longer takes no one else's. */
+export const JOIN_MAX_AGE_MS = 20;
+
+/** Requests sharing one connection by default. */
+export const DEFAULT_PIPELINE_DEPTH = 16;
+
 interface Waiter {
+  readonly shared: boolean;
   readonly deadline: number;
   readonly resolve: (c: WireConnection) => void;
   readonly reject: (e: unknown) => void;
@@ -36,6 +57,10 @@ export class WirePool {
   #connect: ConnectOptions;
   #o: WirePoolOptions;
   #idle: WireConnection[] = [];
+  /** Connections handed out to at least one holder. */
+  #busy = new Set<WireConnection>();
+  /** Shared connections a holder found unhealthy: closed once free. */
+  #retired = new WeakSet<WireConnection>();
   #waiters: Waiter[] = [];
   /** Open or opening connections. */
   #size = 0;
@@ -50,16 +75,29 @@ export class WirePool {
     this.#o = options;
   }
 
-  /** A connection for one request; give it back with `release`. */
-  acquire(): Promise<WireConnection> {
+  /**
+   * A connection for one request; give it back with `release`. `shared`:
+   * the request runs one batch that is a whole implicit transaction, so it
+   * may share a busy connection (see the module doc).
+   */
+  acquire(shared = false): Promise<WireConnection> {
     if (this.#closed) return Promise.reject(new Error("pool closed"));
     const idle = this.#takeIdle();
     if (idle !== null) {
-      this.#inUse++;
+      this.#hold(idle, shared);
       return Promise.resolve(idle);
+    }
+    if (shared && this.#size >= this.#o.max && this.#waiters.length === 0) {
+      const c = this.#joinable(Date.now());
+      if (c !== null) {
+        this.#prepare(c);
+        this.#hold(c, true);
+        return Promise.resolve(c);
+      }
     }
     return new Promise((resolve, reject) => {
       this.#waiters.push({
+        shared,
         deadline: Date.now() + this.#o.acquireTimeoutMs,
         resolve,
         reject,
@@ -72,9 +110,22 @@ export class WirePool {
   /** Gives a connection back; `healthy: false` closes it. */
   release(c: WireConnection, healthy: boolean): void {
     this.#inUse--;
+    c.holders--;
     const now = Date.now();
+    if (c.holders > 0) {
+      // still shared: others' batches are in flight on it
+      if (healthy) this.#serveSharedWaiters(c, now);
+      else {
+        // takes no one else, and is closed when its last holder is done
+        c.shared = false;
+        this.#retired.add(c);
+      }
+      return;
+    }
+    this.#busy.delete(c);
+    c.shared = false;
     if (
-      !healthy || c.dead || this.#closed ||
+      !healthy || c.dead || this.#closed || this.#retired.has(c) ||
       (this.#o.maxLifetimeMs > 0 && now - c.createdAt > this.#o.maxLifetimeMs)
     ) {
       this.#discard(c);
@@ -107,6 +158,47 @@ export class WirePool {
     this.#timer = undefined;
   }
 
+  #hold(c: WireConnection, shared: boolean): void {
+    this.#inUse++;
+    if (c.holders === 0) c.shared = shared;
+    c.holders++;
+    this.#busy.add(c);
+  }
+
+  #depth(): number {
+    return this.#o.pipelineDepth ?? DEFAULT_PIPELINE_DEPTH;
+  }
+
+  /** The shared connection a request may join now, or null. */
+  #joinable(now: number): WireConnection | null {
+    const depth = this.#depth();
+    if (depth <= 1) return null;
+    let best: WireConnection | null = null;
+    for (const c of this.#busy) {
+      if (!c.shared || c.dead || c.holders >= depth) continue;
+      if (c.pending >= depth) continue;
+      const since = c.busySince;
+      if (since !== null && now - since >= JOIN_MAX_AGE_MS) continue;
+      if (best === null || c.holders < best.holders) best = c;
+    }
+    return best;
+  }
+
+  /** Hands a shared connection with room to the sharing waiters first in line. */
+  #serveSharedWaiters(c: WireConnection, now: number): void {
+    while (
+      c.shared && !c.dead && c.holders < this.#depth() &&
+      this.#waiters[0]?.shared === true
+    ) {
+      const since = c.busySince;
+      if (since !== null && now - since >= JOIN_MAX_AGE_MS) return;
+      const w = this.#waiters.shift()!;
+      this.#prepare(c);
+      this.#hold(c, true);
+      w.resolve(c);
+    }
+  }
+
   #takeIdle(): WireConnection | null {
     for (;;) {
       const c = this.#idle.pop();
@@ -127,9 +219,10 @@ export class WirePool {
   #handOut(c: WireConnection): void {
     const w = this.#waiters.shift();
     if (w !== undefined) {
-      this.#inUse++;
       this.#prepare(c);
+      this.#hold(c, w.shared);
       w.resolve(c);
+      if (w.shared) this.#serveSharedWaiters(c, Date.now());
       return;
     }
     c.idleSince = Date.now();
@@ -138,6 +231,7 @@ export class WirePool {
   }
 
   #discard(c: WireConnection): void {
+    this.#busy.delete(c);
     const i = this.#idle.indexOf(c);
     if (i >= 0) this.#idle.splice(i, 1);
     if (!c.dead) c.close();
@@ -149,6 +243,7 @@ export class WirePool {
       c.generation = this.#generation;
       c.onDead(() => {
         this.#size--;
+        c.shared = false;
         const i = this.#idle.indexOf(c);
         if (i >= 0) this.#idle.splice(i, 1);
       });

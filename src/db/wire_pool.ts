@@ -64,7 +64,6 @@ export class WirePool {
   #waiters: Waiter[] = [];
   /** Open or opening connections. */
   #size = 0;
-  #inUse = 0;
   #timeouts = 0;
   #generation = 0;
   #closed = false;
@@ -109,7 +108,6 @@ export class WirePool {
 
   /** Gives a connection back; `healthy: false` closes it. */
   release(c: WireConnection, healthy: boolean): void {
-    this.#inUse--;
     c.holders--;
     const now = Date.now();
     if (c.holders > 0) {
@@ -143,7 +141,8 @@ export class WirePool {
   stats(): { max: number; inUse: number; waiting: number; timeouts: number } {
     return {
       max: this.#o.max,
-      inUse: this.#inUse,
+      // connections, not requests: several requests may share one
+      inUse: this.#busy.size,
       waiting: this.#waiters.length,
       timeouts: this.#timeouts,
     };
@@ -159,7 +158,6 @@ export class WirePool {
   }
 
   #hold(c: WireConnection, shared: boolean): void {
-    this.#inUse++;
     if (c.holders === 0) c.shared = shared;
     c.holders++;
     this.#busy.add(c);

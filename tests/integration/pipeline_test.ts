@@ -286,3 +286,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...opts,
+  ignore: uri === undefined ||
+    Deno.env.get("PGRST_TEST_DB_SUPER_URI") === undefined,
+  name:
+    "a pipelined batch hit by a cancel meant for the batch before it runs again",
+  async fn() {
+    const { default: postgres } = await import("postgres");
+    const su = postgres(Deno.env.get("PGRST_TEST_DB_SUPER_URI")!, {
+      max: 1,
+      onnotice: () => {},
+    });
+    const p = pool(1, 4);
+    try {
+      await warm(p, 1);
+      const a = await p.acquire(true);
+      const tokenA = {};
+      const ra = a.run([{ text: "SELECT pg_sleep(5)", params: [] }], true, {
+        token: tokenA,
+        retryable: true,
+      });
+      const b = await p.acquire(true);
+      assert.equal(b, a);
+      const rb = b.run(
+        [{ text: "SELECT pg_sleep(0.3), 'b' AS v", params: [] }],
+        true,
+        {
+          token: {},
+          retryable: true,
+        },
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      await a.cancel(tokenA);
+      assert.equal((await ra).error?.code, "57014");
+      // B runs now; a cancel that reaches the backend late (here sent by
+      // hand) hits B instead of A, which ended
+      await new Promise((r) => setTimeout(r, 100));
+      await su`select pg_cancel_backend(${a.backendPid})`;
+      const resB = await rb;
+      assert.equal(resB.error, null, resB.error?.message);
+      assert.equal(resB.rows[0]?.[0]?.v, "b");
+      p.release(a, true);
+      p.release(b, true);
+    } finally {
+      p.close();
+      await su.end();
+    }
+  },
+});

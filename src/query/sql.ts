@@ -4,56 +4,67 @@
  * identifier-quoting function), `param` (every value a bind parameter),
  * `keyword` for text from closed lists in our own source, and `render`.
  *
+ * A fragment is a tree: a template keeps its literal strings (the engine's
+ * own array, shared by every call of one template) and the fragments put
+ * into it, a join keeps its items, and nothing is copied as fragments nest;
+ * `render` walks the tree once.
+ *
  * Pure.
  *
  * @module
  */
 
-type Chunk = string | { readonly value: unknown };
+/** Fragment kinds. */
+const TEXT = 0;
+const PARAM = 1;
+const TEMPLATE = 2;
+const JOIN = 3;
+type Kind = typeof TEXT | typeof PARAM | typeof TEMPLATE | typeof JOIN;
 
-/** A piece of SQL with its bind values. */
-export class Sql {
-  readonly chunks: readonly Chunk[];
-  constructor(chunks: readonly Chunk[]) {
-    this.chunks = chunks;
-  }
-}
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+const NO_PARTS: readonly Sql[] = Object.freeze([]);
 
 /**
- * Appends `c` to `chunks`, joined to a text chunk before it: fragments
- * nest, so fewer chunks means less copying at every level (the rendered
- * text is the same).
+ * A piece of SQL with its bind values. Made only by this module's
+ * functions; read only by {@linkcode render}.
  */
-function append(chunks: Chunk[], c: Chunk): void {
-  const n = chunks.length;
-  if (typeof c === "string" && n > 0) {
-    const last = chunks[n - 1];
-    if (typeof last === "string") {
-      chunks[n - 1] = last + c;
-      return;
-    }
+export class Sql {
+  /** Which of the fields below mean something. */
+  readonly kind: Kind;
+  /** TEXT: the SQL text. */
+  readonly text: string;
+  /** PARAM: the bound value. */
+  readonly value: unknown;
+  /** TEMPLATE: the literal strings, one more than `parts`. */
+  readonly strings: readonly string[];
+  /** TEMPLATE: the interpolated fragments; JOIN: the items. */
+  readonly parts: readonly Sql[];
+  /** JOIN: the separator. */
+  readonly sep: Sql | null;
+  constructor(
+    kind: Kind,
+    text: string,
+    value: unknown,
+    strings: readonly string[],
+    parts: readonly Sql[],
+    sep: Sql | null,
+  ) {
+    this.kind = kind;
+    this.text = text;
+    this.value = value;
+    this.strings = strings;
+    this.parts = parts;
+    this.sep = sep;
   }
-  chunks.push(c);
 }
 
-/** Appends every chunk of `s` to `chunks`. */
-function appendAll(chunks: Chunk[], s: Sql): void {
-  const cs = s.chunks;
-  if (cs.length === 0) return;
-  append(chunks, cs[0] as Chunk);
-  for (let i = 1; i < cs.length; i++) chunks.push(cs[i] as Chunk);
+function textSql(text: string): Sql {
+  return new Sql(TEXT, text, undefined, NO_STRINGS, NO_PARTS, null);
 }
 
 /** SQL from a literal template; only `Sql` fragments may be interpolated. */
 export function sql(strings: TemplateStringsArray, ...values: Sql[]): Sql {
-  const chunks: Chunk[] = [];
-  for (let i = 0; i < strings.length; i++) {
-    const s = strings[i] as string;
-    if (s !== "") append(chunks, s);
-    const v = values[i];
-    if (v !== undefined) appendAll(chunks, v);
-  }
-  return new Sql(chunks);
+  return new Sql(TEMPLATE, "", undefined, strings, values, null);
 }
 
 /**
@@ -65,7 +76,7 @@ export function ident(name: string): Sql {
   if (out === undefined) {
     const nul = name.indexOf("\u0000");
     const cut = nul < 0 ? name : name.slice(0, nul);
-    out = new Sql([`"${cut.replaceAll('"', '""')}"`]);
+    out = textSql(`"${cut.replaceAll('"', '""')}"`);
     // names come from the schema and from requests: a bounded memo
     if (idents.size >= 4096) idents.clear();
     idents.set(name, out);
@@ -98,7 +109,7 @@ export function arrayLiteral(values: readonly unknown[]): string {
 
 /** A bind parameter. */
 export function param(value: unknown): Sql {
-  return new Sql([{ value }]);
+  return new Sql(PARAM, "", value, NO_STRINGS, NO_PARTS, null);
 }
 
 /**
@@ -107,23 +118,19 @@ export function param(value: unknown): Sql {
  * checked against such a list.
  */
 export function keyword(text: string): Sql {
-  return new Sql([text]);
+  return textSql(text);
 }
 
 const COMMA: Sql = keyword(", ");
 
 /** Joins fragments with a separator. */
 export function join(items: readonly Sql[], sep: Sql = COMMA): Sql {
-  const chunks: Chunk[] = [];
-  for (let i = 0; i < items.length; i++) {
-    if (i > 0) appendAll(chunks, sep);
-    appendAll(chunks, items[i] as Sql);
-  }
-  return new Sql(chunks);
+  // a copy: the caller's array may change after
+  return new Sql(JOIN, "", undefined, NO_STRINGS, items.slice(), sep);
 }
 
 /** The empty fragment. */
-export const EMPTY: Sql = new Sql([]);
+export const EMPTY: Sql = textSql("");
 
 /** A rendered statement. */
 export interface Statement {
@@ -131,16 +138,62 @@ export interface Statement {
   readonly params: readonly unknown[];
 }
 
-/** Renders a fragment, numbering parameters from `$1`. */
-export function render(s: Sql): Statement {
-  let text = "";
-  const params: unknown[] = [];
-  for (const c of s.chunks) {
-    if (typeof c === "string") text += c;
-    else {
-      params.push(c.value);
-      text += `$${params.length}`;
+/** `$1` … `$n`, made once. */
+const placeholders: string[] = [];
+
+function placeholder(n: number): string {
+  let p = placeholders[n];
+  if (p === undefined) {
+    p = `$${n}`;
+    if (n < 1024) placeholders[n] = p;
+  }
+  return p;
+}
+
+/** Text and parameters collected by {@linkcode walk}. */
+class Out {
+  text = "";
+  params: unknown[] = [];
+}
+
+function walk(s: Sql, out: Out): void {
+  switch (s.kind) {
+    case TEXT:
+      out.text += s.text;
+      return;
+    case PARAM:
+      out.params.push(s.value);
+      out.text += placeholder(out.params.length);
+      return;
+    case TEMPLATE: {
+      const strings = s.strings;
+      const parts = s.parts;
+      for (let i = 0; i < parts.length; i++) {
+        out.text += strings[i] as string;
+        walk(parts[i] as Sql, out);
+      }
+      out.text += strings[parts.length] as string;
+      return;
+    }
+    case JOIN: {
+      const items = s.parts;
+      const sep = s.sep as Sql;
+      for (let i = 0; i < items.length; i++) {
+        if (i > 0) walk(sep, out);
+        walk(items[i] as Sql, out);
+      }
+      return;
+    }
+    default: {
+      const never: never = s.kind;
+      throw new Error(`unknown fragment kind ${String(never)}`);
     }
   }
-  return { text, params };
+}
+
+/** Renders a fragment, numbering parameters from `$1`. */
+export function render(s: Sql): Statement {
+  const out = new Out();
+  walk(s, out);
+  return { text: out.text, params: out.params };
 }

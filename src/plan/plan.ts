@@ -271,23 +271,47 @@ function planNode(
     embeds.push(embed);
     select.push({ kind: "embedded", embed });
   }
-  const computedFields = new Map<string, Routine>();
-  for (const r of computedOf(ctx.cache, table)) {
-    if (!r.returnsSet && !table.columnsByName.has(r.name)) {
-      computedFields.set(r.name, r);
-    }
-  }
-  const node: ReadNode = {
+  return attachConditions(ctx, {
     table,
-    computedFields,
+    computedFields: computedFieldsOf(ctx.cache, table),
     select,
     embeds,
-    where: [],
-    embedFilters: [],
-    order: [],
+    where: NONE,
+    embedFilters: NONE,
+    order: NONE,
     range,
-  };
-  return attachConditions(ctx, node, path);
+  }, path);
+}
+
+/** An empty list, shared (plans are not changed after they are made). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** Computed fields by schema cache and table (they depend on nothing else). */
+const computedFieldsMemo = new WeakMap<
+  SchemaCache,
+  WeakMap<Table, ReadonlyMap<string, Routine>>
+>();
+
+/** The computed fields of a table: functions of its row returning one value, by name. */
+function computedFieldsOf(
+  cache: SchemaCache,
+  table: Table,
+): ReadonlyMap<string, Routine> {
+  let byTable = computedFieldsMemo.get(cache);
+  if (byTable === undefined) {
+    byTable = new WeakMap();
+    computedFieldsMemo.set(cache, byTable);
+  }
+  let out = byTable.get(table);
+  if (out === undefined) {
+    const m = new Map<string, Routine>();
+    for (const r of computedOf(cache, table)) {
+      if (!r.returnsSet && !table.columnsByName.has(r.name)) m.set(r.name, r);
+    }
+    out = m;
+    byTable.set(table, out);
+  }
+  return out;
 }
 
 /** Adds the filters, logic trees and order terms addressed to `path`. */
@@ -296,6 +320,13 @@ function attachConditions(
   node: ReadNode,
   path: readonly string[],
 ): ReadNode {
+  const params = ctx.params;
+  if (
+    params.filters.length === 0 && params.logic.length === 0 &&
+    params.order.length === 0
+  ) {
+    return node;
+  }
   const where: LogicTree[] = [];
   const embedFilters: EmbedNullFilter[] = [];
   for (const f of ctx.params.filters) {
@@ -350,7 +381,16 @@ function attachConditions(
       order.push(t);
     }
   }
-  return { ...node, where, embedFilters, order };
+  return {
+    table: node.table,
+    computedFields: node.computedFields,
+    select: node.select,
+    embeds: node.embeds,
+    where,
+    embedFilters: embedFilters.length === 0 ? NONE : embedFilters,
+    order: order.length === 0 ? NONE : order,
+    range: node.range,
+  };
 }
 
 /** Rewrites legacy target-name paths to key paths; PGRST108 for unknown ones. */
@@ -439,6 +479,18 @@ function applyMaxRows(range: RangeSpec, maxRows: number | null): RangeSpec {
 }
 
 /**
+ * Whether every filter, logic tree, order and range of `params` addresses
+ * the root (so {@linkcode normalizePaths} would change nothing).
+ */
+function rootOnly(params: QueryParams): boolean {
+  for (const f of params.filters) if (f.path.length > 0) return false;
+  for (const l of params.logic) if (l.path.length > 0) return false;
+  for (const o of params.order) if (o.path.length > 0) return false;
+  const r = params.ranges;
+  return r.size === 0 || (r.size === 1 && r.has(""));
+}
+
+/**
  * Plans the read tree (select, embeds, filters, order) of a request's root
  * relation; root filters land in `where`.
  * @throws {PgrstError} PGRST108, PGRST118, PGRST120, PGRST123, PGRST200, PGRST201
@@ -452,6 +504,16 @@ export function planReadNode(
   warnings: string[] = [],
 ): ReadNode {
   checkSelect(req.params.select, config);
+  if (rootOnly(req.params)) {
+    // every condition addresses the root: no path to resolve, one pass
+    return planNode(
+      { cache, config, params: req.params, counter: { n: 0 } },
+      table,
+      [],
+      req.params.select,
+      range,
+    );
+  }
   // first the shape (embeds only), to resolve the paths conditions address
   const bare: QueryParams = {
     ...req.params,

@@ -288,6 +288,33 @@ Deno.test("embedded filters, order, limit and offset go inside the lateral subqu
   assertParameterised(s, ["O'Hara;--", "Ann"]);
 });
 
+Deno.test("conditions that all address the root stay out of the embeds' subqueries", () => {
+  // planned in one pass (no embed path to resolve), as through two
+  const s = statement(
+    "/authors",
+    "select=name,books(title)&name=eq.Ann&order=name&limit=3",
+  );
+  assert.ok(
+    source(s).includes(
+      '(SELECT "books_1"."title" FROM "api"."books" AS "books_1" WHERE "books_1"."author_id" = "api"."authors"."id")',
+    ),
+    s.text,
+  );
+  assert.match(
+    source(s),
+    /ON TRUE WHERE "api"\."authors"\."name" = \$1 ORDER BY "api"\."authors"\."name" LIMIT \$2::bigint$/,
+  );
+  assert.deepEqual(s.params, ["Ann", 3]);
+  // the same request again plans and renders the same (cached plan pieces)
+  assert.deepEqual(
+    statement(
+      "/authors",
+      "select=name,books(title)&name=eq.Ann&order=name&limit=3",
+    ),
+    s,
+  );
+});
+
 Deno.test("an embedded or= tree goes inside the lateral subquery with parameters", () => {
   const s = statement(
     "/authors",

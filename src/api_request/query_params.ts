@@ -672,6 +672,12 @@ export function searchParams(search: string): Iterable<[string, string]> {
   return out;
 }
 
+/** The top level's path (shared). */
+const NO_PATH: readonly string[] = Object.freeze([]);
+
+/** The default select, `*` (shared: plans do not change it). */
+const STAR: readonly SelectItem[] = Object.freeze([{ kind: "star" }]);
+
 /**
  * Parses the whole query string.
  *
@@ -684,12 +690,13 @@ export function parseQueryParams(
   search: Iterable<[string, string]>,
   opts: { isRpc: boolean; rpcParamNames?: ReadonlySet<string> },
 ): QueryParams {
-  let select: SelectItem[] = [{ kind: "star" }];
+  let select: readonly SelectItem[] = STAR;
   const filters: { path: EmbedPath; filter: Filter }[] = [];
   const logic: { path: EmbedPath; tree: LogicTree }[] = [];
   const order: { path: EmbedPath; terms: OrderTerm[] }[] = [];
-  const limits = new Map<string, number>();
-  const offsets = new Map<string, number>();
+  // made when a limit or offset is given (rarely)
+  let limits: Map<string, number> | null = null;
+  let offsets: Map<string, number> | null = null;
   let columns: string[] | null = null;
   let onConflict: string[] | null = null;
   const rpcArgs: [string, string][] = [];
@@ -698,7 +705,7 @@ export function parseQueryParams(
     rejectNul(key, value);
     if (key === "select") {
       // an empty select means every column, as PostgREST does
-      select = value.trim() === "" ? [{ kind: "star" }] : parseSelect(value);
+      select = value.trim() === "" ? STAR : parseSelect(value);
       continue;
     }
     if (key === "columns") {
@@ -709,18 +716,24 @@ export function parseQueryParams(
       onConflict = parseColumnList("on_conflict parameter", value);
       continue;
     }
-    const parts = key.split(".");
-    const last = parts[parts.length - 1] ?? "";
-    const pathKey = parts.slice(0, -1);
+    // as key.split(".") with the last part apart, without a split when
+    // there is no dot (nearly always)
+    const dot = key.lastIndexOf(".");
+    const last = dot < 0 ? key : key.slice(dot + 1);
+    const pathKey: readonly string[] = dot < 0
+      ? NO_PATH
+      : key.slice(0, dot).split(".");
     if (last === "order") {
       order.push({ path: pathKey, terms: parseOrder(value) });
       continue;
     }
     if (last === "limit") {
+      limits ??= new Map();
       limits.set(pathKey.join("\u0000"), parseInteger("limit", value));
       continue;
     }
     if (last === "offset") {
+      offsets ??= new Map();
       offsets.set(pathKey.join("\u0000"), parseInteger("offset", value));
       continue;
     }
@@ -740,11 +753,17 @@ export function parseQueryParams(
   }
 
   const ranges = new Map<string, RangeSpec>();
-  for (const k of new Set([...limits.keys(), ...offsets.keys()])) {
-    ranges.set(k, {
-      offset: offsets.get(k) ?? 0,
-      limit: limits.get(k) ?? null,
-    });
+  if (limits !== null || offsets !== null) {
+    const keys = new Set([
+      ...(limits?.keys() ?? []),
+      ...(offsets?.keys() ?? []),
+    ]);
+    for (const k of keys) {
+      ranges.set(k, {
+        offset: offsets?.get(k) ?? 0,
+        limit: limits?.get(k) ?? null,
+      });
+    }
   }
   return {
     select,

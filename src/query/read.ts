@@ -28,6 +28,7 @@ import type {
   QualifiedName,
   Representation,
   Routine,
+  Table,
 } from "../schema_cache/types.ts";
 import { castSql } from "./casts.ts";
 import {
@@ -111,20 +112,84 @@ export interface Rel {
 export function relOf(ref: Sql, row: Sql, node: ReadNode): Rel {
   const computed = node.computedFields;
   const embeds = node.embeds;
-  const starColumns = node.table.columns.map((c) => c.name);
+  const starColumns = starColumnsOf(node.table);
   if (computed.size === 0) {
     return { ref, row, types: node.table.columnsByName, embeds, starColumns };
   }
-  const types = new Map<
-    string,
-    { readonly nominalType: string; readonly repr?: Representation }
-  >(
-    node.table.columnsByName,
-  );
-  for (const [name, r] of computed) {
-    if (!types.has(name)) types.set(name, { nominalType: r.returnTypeName });
-  }
+  const types = typesOf(node.table, computed);
   return { ref, row, types, computed, embeds, starColumns };
+}
+
+/** Column names by table (tables are immutable values of a schema cache). */
+const starColumnsMemo = new WeakMap<Table, readonly string[]>();
+
+/** The names of a table's columns, in order (one array per table). */
+function starColumnsOf(table: Table): readonly string[] {
+  let out = starColumnsMemo.get(table);
+  if (out === undefined) {
+    out = Object.freeze(table.columns.map((c) => c.name));
+    starColumnsMemo.set(table, out);
+  }
+  return out;
+}
+
+/** Column types with computed fields, by table and computed fields. */
+const typesMemo = new WeakMap<
+  Table,
+  WeakMap<ReadonlyMap<string, Routine>, ColumnTypes>
+>();
+
+/** A table's column types and its computed fields' result types. */
+function typesOf(
+  table: Table,
+  computed: ReadonlyMap<string, Routine>,
+): ColumnTypes {
+  let byComputed = typesMemo.get(table);
+  if (byComputed === undefined) {
+    byComputed = new WeakMap();
+    typesMemo.set(table, byComputed);
+  }
+  let out = byComputed.get(computed);
+  if (out === undefined) {
+    const types = new Map<
+      string,
+      { readonly nominalType: string; readonly repr?: Representation }
+    >(table.columnsByName);
+    for (const [name, r] of computed) {
+      if (!types.has(name)) types.set(name, { nominalType: r.returnTypeName });
+    }
+    out = types;
+    byComputed.set(computed, out);
+  }
+  return out;
+}
+
+/** The representation functions of a star's columns, or null for none. */
+const starFormatsMemo = new WeakMap<
+  ColumnTypes,
+  WeakMap<readonly string[], readonly (QualifiedName | null)[] | null>
+>();
+
+/**
+ * The output-format functions (data representations) of the columns a
+ * star reads, by position; null when no column has one (nearly always).
+ */
+function starFormats(
+  types: ColumnTypes,
+  star: readonly string[],
+): readonly (QualifiedName | null)[] | null {
+  let byStar = starFormatsMemo.get(types);
+  if (byStar === undefined) {
+    byStar = new WeakMap();
+    starFormatsMemo.set(types, byStar);
+  }
+  let out = byStar.get(star);
+  if (out === undefined) {
+    const formats = star.map((c) => types.get(c)?.repr?.toJson ?? null);
+    out = formats.every((f) => f === null) ? null : formats;
+    byStar.set(star, out);
+  }
+  return out;
 }
 
 /**
@@ -379,20 +444,21 @@ export function selectSql(
   for (const it of items) {
     switch (it.kind) {
       case "star": {
-        const star = opts.spread?.star ?? rel.starColumns ?? [];
+        const star = opts.spread?.star ?? rel.starColumns ?? NO_COLUMNS;
         const clash = inner !== null &&
           star.some((c, k) => inner[at + k] !== c);
         // columns with a data representation are formatted one by one
-        const formats = star.map((c) => rel.types.get(c)?.repr?.toJson ?? null);
-        if (!clash && formats.every((f) => f === null)) {
-          cols.push(sql`${rel.ref}.*`);
-          groupBy.push(sql`${rel.ref}.*`);
+        const formats = starFormats(rel.types, star);
+        if (!clash && formats === null) {
+          const all = sql`${rel.ref}.*`;
+          cols.push(all);
+          groupBy.push(all);
           at += star.length;
           break;
         }
         star.forEach((c, k) => {
           const col = sql`${rel.ref}.${ident(c)}`;
-          const fn = formats[k] ?? null;
+          const fn = formats?.[k] ?? null;
           if (fn === null) {
             out(col, c, true);
             groupBy.push(position());
@@ -530,7 +596,12 @@ function fromSql(node: ReadNode, rel: Rel, table: Sql): Sql {
 }
 
 function conditions(node: ReadNode, rel: Rel, extra: readonly Sql[]): Sql[] {
-  const conds: Sql[] = [...extra, ...node.where.map((w) => logicSql(rel, w))];
+  const conds: Sql[] = [];
+  for (let i = 0; i < extra.length; i++) conds.push(extra[i] as Sql);
+  const where = node.where;
+  for (let i = 0; i < where.length; i++) {
+    conds.push(logicSql(rel, where[i] as LogicTree));
+  }
   for (const f of node.embedFilters) {
     const e = node.embeds.find((x) => x.key === f.key);
     if (e === undefined) continue;
@@ -539,9 +610,12 @@ function conditions(node: ReadNode, rel: Rel, extra: readonly Sql[]): Sql[] {
   return conds;
 }
 
+const AND: Sql = keyword(" AND ");
+const NO_COLUMNS: readonly string[] = Object.freeze([]);
+
 function whereSql(conds: readonly Sql[]): Sql {
   if (conds.length === 0) return EMPTY;
-  return sql` WHERE ${join(conds, keyword(" AND "))}`;
+  return sql` WHERE ${join(conds, AND)}`;
 }
 
 function tailSql(node: ReadNode, rel: Rel, groupBy: readonly Sql[]): Sql {
@@ -657,7 +731,7 @@ function embedSql(e: EmbedNode, parent: Rel): Sql {
       ? {
         spread: {
           names: outputNames(node),
-          star: node.table.columns.map((c) => c.name),
+          star: starColumnsOf(node.table),
         },
       }
       : {}),

@@ -542,11 +542,15 @@ function toResponse(
   head = false,
 ): Response {
   let vary = false;
-  for (const [k, v] of r.headers) {
-    headers.push([k, v]);
-    if (k.toLowerCase() === "vary") vary = true;
+  const own = r.headers;
+  for (let i = 0; i < own.length; i++) {
+    const h = own[i] as [string, string];
+    headers.push(h);
+    if (!vary && h[0].length === 4 && h[0].toLowerCase() === "vary") {
+      vary = true;
+    }
   }
-  if (!vary) headers.push(["Vary", "Accept, Prefer, Range"]);
+  if (!vary) headers.push(VARY);
   if (timer !== null) headers.push(["Server-Timing", timer.header()]);
   // 204, 205 and 304 carry no body (a body there stalls the connection)
   const nullBody = r.status === 204 || r.status === 205 || r.status === 304;
@@ -560,9 +564,39 @@ function toResponse(
     });
   }
   // a string body is encoded once, by Deno, with a Content-Length
-  const res = new Response(body, { status: r.status, headers });
+  const res = new Response(body, { status: r.status });
+  fillHeaders(res.headers, headers);
   // checked here, on the list, the server need not iterate the Headers
   return sendableValues(headers) ? markSendable(res) : res;
+}
+
+/** The Vary header of responses that set none (shared, never changed). */
+const VARY = Object.freeze(["Vary", "Accept, Prefer, Range"]) as unknown as [
+  string,
+  string,
+];
+
+/**
+ * Appends a header list to a new response's headers, as `new Response`'s
+ * `headers` would (same checks, duplicates kept), but about twice as fast:
+ * the init converts the list as WebIDL sequences, an iterator and a copy
+ * per header. The first Content-Type replaces the `text/plain` that Deno
+ * gives a string body (a list in the init would have kept it out).
+ */
+export function fillHeaders(
+  target: Headers,
+  list: readonly (readonly [string, string])[],
+): void {
+  let typed = false;
+  for (let i = 0; i < list.length; i++) {
+    const [k, v] = list[i] as readonly [string, string];
+    if (!typed && k.length === 12 && k.toLowerCase() === "content-type") {
+      target.set(k, v);
+      typed = true;
+    } else {
+      target.append(k, v);
+    }
+  }
 }
 
 /** Path and query string of a request URL, without building a `URL`. */

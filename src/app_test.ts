@@ -1,13 +1,14 @@
 /**
  * Tests of what the request handler counts as the database being down, and
  * of the settings a request's transaction gets (remembered per schema
- * cache, function, role and configuration).
+ * cache, function, role and configuration), and of how a response gets its
+ * header list.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { isConnectionFailure, requestSettings } from "./app.ts";
+import { fillHeaders, isConnectionFailure, requestSettings } from "./app.ts";
 import { DEFAULT_CONFIG } from "./config/types.ts";
 import { PgrstError } from "./error.ts";
 import type { SchemaCache } from "./schema_cache/types.ts";
@@ -65,4 +66,39 @@ Deno.test("requestSettings: the role's settings, hoisted function settings and t
   assert.deepEqual(requestSettings(config, null, "web", null), [
     ["statement_timeout", "10000ms"],
   ]);
+});
+
+Deno.test("fillHeaders: a response gets the headers a list in its init would give, duplicates and Content-Type included", () => {
+  const lists: [string, string][][] = [
+    [],
+    [["Content-Type", "application/json; charset=utf-8"]],
+    [["X-A", "1"], ["content-type", "text/csv"], ["Content-Type", "x/y"]],
+    [["Set-Cookie", "a=1"], ["Set-Cookie", "b=2"], ["Vary", "Accept"]],
+    [["Content-Range", "0-0/*"], ["Location", "/items?id=eq.1"]],
+  ];
+  for (const body of ["{}", null]) {
+    for (const list of lists) {
+      const want = new Response(body, { status: 200, headers: list });
+      const got = new Response(body, { status: 200 });
+      fillHeaders(got.headers, list);
+      assert.deepEqual([...got.headers], [...want.headers], String(list));
+      assert.deepEqual(
+        got.headers.getSetCookie(),
+        want.headers.getSetCookie(),
+      );
+    }
+  }
+});
+
+Deno.test("fillHeaders: an invalid name or value is a TypeError, as in a Response's init", () => {
+  for (const h of [["bad name", "x"], ["X-A", "a\nb"]] as const) {
+    assert.throws(
+      () => new Response("", { headers: [[h[0], h[1]]] }),
+      TypeError,
+    );
+    assert.throws(
+      () => fillHeaders(new Response("").headers, [[h[0], h[1]]]),
+      TypeError,
+    );
+  }
 });

@@ -634,6 +634,14 @@ export async function createAuthenticator(
   let hits = 0;
   let misses = 0;
   const anonRole = config.dbAnonRole;
+  // one result for every anonymous request (it is never changed)
+  const anonymous: AuthResult | null = anonRole === null
+    ? null
+    : Object.freeze({
+      role: anonRole,
+      claims: NO_CLAIMS,
+      authenticated: false,
+    });
   const audience = config.jwtAud;
   let seenKeys: readonly VerificationKey[] | null = remote?.keys ?? null;
 
@@ -692,14 +700,19 @@ export async function createAuthenticator(
       remote?.close();
     },
 
+    anonymous(): AuthResult {
+      if (anonymous === null) throw anonymousDisabled();
+      return anonymous;
+    },
+
     async authenticate(
       authorization: string | null,
       nowSeconds: number,
     ): Promise<AuthResult> {
       const token = bearerToken(authorization);
       if (token === null) {
-        if (anonRole === null) throw anonymousDisabled();
-        return { role: anonRole, claims: NO_CLAIMS, authenticated: false };
+        if (anonymous === null) throw anonymousDisabled();
+        return anonymous;
       }
       const keys = currentKeys();
       if (keys === null) throw missingJwtSecret();

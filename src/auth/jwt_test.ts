@@ -147,6 +147,22 @@ Deno.test("authenticate() without a header and without anon role is PGRST302", a
   });
 });
 
+Deno.test("anonymous() gives what authenticate() gives without a header, and PGRST302 without anon role", async () => {
+  const a = await createAuthenticator(config());
+  assert.deepEqual(a.anonymous?.(), await a.authenticate(null, NOW));
+  assert.deepEqual(a.anonymous?.(), {
+    role: ANON,
+    claims: {},
+    authenticated: false,
+  });
+  const none = await createAuthenticator(config({ dbAnonRole: null }));
+  assert.throws(
+    () => none.anonymous?.(),
+    (e: unknown) =>
+      e instanceof PgrstError && e.code === "PGRST302" && e.status === 401,
+  );
+});
+
 Deno.test("authenticate() treats other schemes as no token", async () => {
   const a = await createAuthenticator(config());
   for (

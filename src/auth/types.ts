@@ -26,4 +26,10 @@ export interface Authenticator {
     authorization: string | null,
     nowSeconds: number,
   ): Promise<AuthResult>;
+  /**
+   * What {@linkcode authenticate} gives a request without an Authorization
+   * header, without a promise (the hot path of anonymous requests).
+   * @throws {PgrstError} PGRST302 when there is no anonymous role
+   */
+  anonymous?(): AuthResult;
 }

@@ -13,7 +13,7 @@ import { signJwt } from "./auth/jwt.ts";
 import { bodyParser, withParsedBody } from "./body_parser.ts";
 import type { Authenticator, AuthResult } from "./auth/types.ts";
 import type { Config } from "./config/types.ts";
-import type { Db, Isolation, Row } from "./db/pool.ts";
+import type { Db, Isolation, Row, TxRequest } from "./db/pool.ts";
 import { connectionError, PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import type { MutatePlan } from "./plan/mutate.ts";
 import type { OutputMedia } from "./plan/negotiate.ts";
@@ -99,16 +99,20 @@ function unexpected(e: unknown): PgrstError {
   return new PgrstError(500, "PGRSTX00", "Internal server error");
 }
 
+/** The fixed outcomes (shared). */
+const COMMIT = Object.freeze({ end: "commit", override: false } as const);
+const ROLLBACK = Object.freeze({ end: "rollback", override: false } as const);
+
 /** Whether the transaction commits, and whether `Prefer: tx` was honoured. */
 export function txOutcome(
   config: Config,
   pref: "commit" | "rollback" | null,
-): { end: "commit" | "rollback"; override: boolean } {
+): { readonly end: "commit" | "rollback"; readonly override: boolean } {
   switch (config.dbTxEnd) {
     case "commit":
-      return { end: "commit", override: false };
+      return COMMIT;
     case "rollback":
-      return { end: "rollback", override: false };
+      return ROLLBACK;
     case "commit-allow-override":
       return { end: pref ?? "commit", override: pref !== null };
     case "rollback-allow-override":
@@ -216,6 +220,21 @@ function settingsOf(
 export function isolationOf(
   settings: readonly (readonly [string, string])[],
 ): Isolation | undefined {
+  // settings lists are remembered per role and function (requestSettings)
+  if (isolations.has(settings)) return isolations.get(settings);
+  const out = isolationIn(settings);
+  isolations.set(settings, out);
+  return out;
+}
+
+const isolations = new WeakMap<
+  readonly (readonly [string, string])[],
+  Isolation | undefined
+>();
+
+function isolationIn(
+  settings: readonly (readonly [string, string])[],
+): Isolation | undefined {
   let level: string | undefined;
   for (const [k, v] of settings) {
     if (k === "default_transaction_isolation") level = v.trim().toLowerCase();
@@ -223,6 +242,23 @@ export function isolationOf(
   return level === "repeatable read" || level === "serializable"
     ? level
     : undefined;
+}
+
+/** A transaction request being made (its optional fields set after). */
+type TxBuilding = { -readonly [K in keyof TxRequest]: TxRequest[K] };
+
+/**
+ * `tx` with its isolation and abort signal when there are (set on the
+ * object rather than spread into a copy).
+ */
+function txWith(
+  tx: TxBuilding,
+  isolation: Isolation | undefined,
+  signal: (() => AbortSignal) | undefined,
+): TxRequest {
+  if (isolation !== undefined) tx.isolation = isolation;
+  if (signal !== undefined) tx.signal = signal;
+  return tx;
 }
 
 /** What the statements need of the HTTP request, and its abort signal. */
@@ -375,29 +411,31 @@ async function execute(
   // a function call whose result fails a check (singular response,
   // max-affected) is rolled back
   const check: { failure: PgrstError | null } = { failure: null };
-  const results: (readonly Row[])[] = await state.db.transaction({
-    readOnly,
-    readOnlySet: true,
-    ...(isolation === undefined ? {} : { isolation }),
-    ...(raw.signal === undefined ? {} : { signal: raw.signal }),
-    statements,
-    end: plan.call === null ||
-        !resultMayRollBack(req, plan.media, plan.call.shape)
-      ? end
-      : (rows) => {
-        try {
-          callChecks(req, plan, resultRow(rows[mainIndex]?.[0]));
-        } catch (e) {
-          if (e instanceof PgrstError) {
-            check.failure = e;
-            return "rollback";
+  const results: (readonly Row[])[] = await state.db.transaction(txWith(
+    {
+      readOnly,
+      readOnlySet: true,
+      statements,
+      end: plan.call === null ||
+          !resultMayRollBack(req, plan.media, plan.call.shape)
+        ? end
+        : (rows) => {
+          try {
+            callChecks(req, plan, resultRow(rows[mainIndex]?.[0]));
+          } catch (e) {
+            if (e instanceof PgrstError) {
+              check.failure = e;
+              return "rollback";
+            }
+            throw e;
           }
-          throw e;
-        }
-        return end;
-      },
-    authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
-  });
+          return end;
+        },
+      authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
+    },
+    isolation,
+    raw.signal,
+  ));
   if (check.failure !== null) throw check.failure;
   timer.lap("transaction");
   let row = resultRow(results[mainIndex]?.[0]);
@@ -460,27 +498,29 @@ async function executeMutation(
   timer.lap("plan");
   // a failed check (singular response, max-affected) rolls the write back
   const check: { failure: PgrstError | null } = { failure: null };
-  const results = await state.db.transaction({
-    readOnly: false,
-    ...(isolation === undefined ? {} : { isolation }),
-    ...(raw.signal === undefined ? {} : { signal: raw.signal }),
-    statements,
-    end: !resultMayRollBack(req, plan.media, "set") ? end : (rows) => {
-      try {
-        mutateResponse(req, plan, resultRow(rows[mainIndex]?.[0]), {
-          txOverride: override,
-        });
-      } catch (e) {
-        if (e instanceof PgrstError) {
-          check.failure = e;
-          return "rollback";
+  const results = await state.db.transaction(txWith(
+    {
+      readOnly: false,
+      statements,
+      end: !resultMayRollBack(req, plan.media, "set") ? end : (rows) => {
+        try {
+          mutateResponse(req, plan, resultRow(rows[mainIndex]?.[0]), {
+            txOverride: override,
+          });
+        } catch (e) {
+          if (e instanceof PgrstError) {
+            check.failure = e;
+            return "rollback";
+          }
+          throw e;
         }
-        throw e;
-      }
-      return end;
+        return end;
+      },
+      authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
     },
-    authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
-  });
+    isolation,
+    raw.signal,
+  ));
   if (check.failure !== null) throw check.failure;
   timer.lap("transaction");
   const row = resultRow(results[mainIndex]?.[0]);

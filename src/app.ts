@@ -629,7 +629,10 @@ export function fillHeaders(
 ): void {
   let typed = false;
   for (let i = 0; i < list.length; i++) {
-    const [k, v] = list[i] as readonly [string, string];
+    // by index: destructuring would go through the iterator protocol
+    const h = list[i] as readonly [string, string];
+    const k = h[0];
+    const v = h[1];
     if (!typed && k.length === 12 && k.toLowerCase() === "content-type") {
       target.set(k, v);
       typed = true;

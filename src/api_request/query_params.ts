@@ -701,7 +701,15 @@ export function parseQueryParams(
   let onConflict: string[] | null = null;
   const rpcArgs: [string, string][] = [];
 
-  for (const [key, value] of search) {
+  // by index when it is an array (it nearly always is): no iterator, and
+  // no destructuring through the iterator protocol
+  const list: readonly (readonly [string, string])[] = Array.isArray(search)
+    ? search
+    : [...search];
+  for (let i = 0; i < list.length; i++) {
+    const kv = list[i] as readonly [string, string];
+    const key = kv[0];
+    const value = kv[1];
     rejectNul(key, value);
     if (key === "select") {
       // an empty select means every column, as PostgREST does

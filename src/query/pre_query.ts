@@ -110,8 +110,12 @@ function claimsText(claims: Readonly<Record<string, unknown>>): string {
 
 function txVarsParams(v: TxVars): unknown[] {
   const params: unknown[] = [searchPathText(v.searchPath)];
-  if (v.settings !== undefined) {
-    for (const [k, val] of v.settings) params.push(k, val);
+  const settings = v.settings;
+  if (settings !== undefined) {
+    for (let i = 0; i < settings.length; i++) {
+      const s = settings[i] as readonly [string, string];
+      params.push(s[0], s[1]);
+    }
   }
   params.push(
     v.role,

@@ -302,8 +302,9 @@ export function planCall(
   cache: SchemaCache,
   role: string | null = null,
 ): { call: CallSource; filters: readonly (readonly [string, string])[] } {
-  const candidates = (cache.routines.get(qualifiedKey(req.schema, name)) ?? [])
-    .filter(callable);
+  const candidates = callableOf(
+    cache.routines.get(qualifiedKey(req.schema, name)),
+  );
   const given = givenFrom(req);
   let routine: Routine;
   let args: CallSource["args"];
@@ -368,8 +369,46 @@ export function planCall(
   };
 }
 
-/** The relation a function's result is read as (for filters and embeds). */
+/** The callable ones of a name's overloads, by the schema cache's list. */
+const callables = new WeakMap<readonly Routine[], readonly Routine[]>();
+const NO_ROUTINES: readonly Routine[] = Object.freeze([]);
+
+/** The overloads a request can call (see {@linkcode callable}). */
+function callableOf(
+  overloads: readonly Routine[] | undefined,
+): readonly Routine[] {
+  if (overloads === undefined) return NO_ROUTINES;
+  let out = callables.get(overloads);
+  if (out === undefined) {
+    out = Object.freeze(overloads.filter(callable));
+    callables.set(overloads, out);
+  }
+  return out;
+}
+
+/** Result relations of functions, by schema cache and function. */
+const resultTables = new WeakMap<SchemaCache, WeakMap<Routine, Table>>();
+
+/**
+ * The relation a function's result is read as (for filters and embeds):
+ * one object per schema cache and function, so that what is remembered
+ * per table holds for it too.
+ */
 export function resultTable(r: Routine, cache: SchemaCache): Table {
+  let byRoutine = resultTables.get(cache);
+  if (byRoutine === undefined) {
+    byRoutine = new WeakMap();
+    resultTables.set(cache, byRoutine);
+  }
+  let t = byRoutine.get(r);
+  if (t === undefined) {
+    t = resultTableOf(r, cache);
+    byRoutine.set(r, t);
+  }
+  return t;
+}
+
+function resultTableOf(r: Routine, cache: SchemaCache): Table {
   const t = findTable(cache, r.returnTypeSchema, r.returnTypeName);
   if (t !== undefined) return t;
   return {

@@ -16,7 +16,7 @@ import type {
   RoutineParam,
   SchemaCache,
 } from "../schema_cache/types.ts";
-import { planCall } from "./call.ts";
+import { planCall, resultTable } from "./call.ts";
 import type { CallSource } from "./plan.ts";
 
 const CONFIG: Config = { ...DEFAULT_CONFIG, dbSchemas: ["api"] };
@@ -309,4 +309,26 @@ Deno.test("?columns= on a JSON body names the arguments: other keys are ignored,
     CACHE,
   );
   assert.deepEqual(args(call), { a: "1", b: null });
+});
+
+Deno.test("resultTable gives one relation per function and schema cache, with the function's name and no columns for a scalar result", () => {
+  const r = ROUTINES[0] as Routine;
+  const t = resultTable(r, CACHE);
+  assert.equal(resultTable(r, CACHE), t);
+  assert.equal(t.name, "add_them");
+  assert.equal(t.columns.length, 0);
+  const other: SchemaCache = { ...CACHE, routines: new Map(CACHE.routines) };
+  assert.notEqual(resultTable(r, other), t);
+  assert.deepEqual(resultTable(r, other), t);
+});
+
+Deno.test("the same call planned twice picks the same function, and an uncallable overload stays unfound", () => {
+  assert.equal(post("echo", '{"v":"x"}').call.routine, ROUTINES[1]);
+  assert.equal(post("echo", '{"v":"y"}').call.routine, ROUTINES[1]);
+  for (let i = 0; i < 2; i++) {
+    assert.equal(
+      pgrstError(() => post("two_unnamed", "x", "text/plain")).code,
+      "PGRST202",
+    );
+  }
 });

@@ -36,7 +36,7 @@ import {
 import { BENCH_ROLE, BENCH_SCHEMA, datasetSql } from "./scenarios.ts";
 
 /** One request shape and the row the stub database answers with. */
-interface HotScenario {
+export interface HotScenario {
   readonly name: string;
   readonly method: "GET" | "POST";
   /** Path and query; `N` is replaced by a number per request. */
@@ -48,7 +48,8 @@ interface HotScenario {
   readonly row: Row;
 }
 
-const SCENARIOS: readonly HotScenario[] = [
+/** The scenarios, as bench/run.ts's GET by key, RPC and POST one row. */
+export const SCENARIOS: readonly HotScenario[] = [
   {
     name: "get_by_pk",
     method: "GET",
@@ -102,7 +103,7 @@ const SCENARIOS: readonly HotScenario[] = [
 ];
 
 /** A database that answers every transaction at once. */
-function stubDb(row: () => Row): Db {
+export function stubDb(row: () => Row): Db {
   const nothing: readonly Row[] = [];
   return {
     transaction(tx: TxRequest): Promise<(readonly Row[])[]> {
@@ -126,7 +127,7 @@ function say(line: string): void {
 }
 
 /** Loads the schema cache of the benchmark's dataset. */
-async function loadCache(config: Config): Promise<SchemaCache> {
+export async function loadCache(config: Config): Promise<SchemaCache> {
   const given = Deno.env.get("PGRST_HOT_BENCH_URI");
   if (given !== undefined && given !== "") {
     const db = createDb({ ...config, dbUri: given, dbPool: 1 });
@@ -203,7 +204,8 @@ async function measure(
   return m;
 }
 
-const config: Config = {
+/** The configuration the handler runs with. */
+export const HOT_CONFIG: Config = {
   ...DEFAULT_CONFIG,
   dbUri: "postgresql://unused@127.0.0.1:1/unused",
   dbSchemas: [BENCH_SCHEMA],
@@ -212,25 +214,38 @@ const config: Config = {
   dbChannelEnabled: false,
 };
 
-const N = Number(Deno.env.get("HOT_N") ?? 20000);
-const ROUNDS = Number(Deno.env.get("HOT_ROUNDS") ?? 9);
-const ONLY = Deno.env.get("HOT_ONLY");
+/**
+ * The real handler over a stub database and the benchmark's schema cache;
+ * `answer` sets the row the stub answers with.
+ */
+export async function hotHandler(): Promise<{
+  handle: (request: Request) => Promise<Response>;
+  answer: (row: Row) => void;
+}> {
+  const config = HOT_CONFIG;
+  const cache = await loadCache(config);
+  let current: Row = {};
+  const state: AppState = {
+    config,
+    db: stubDb(() => current),
+    auth: await createAuthenticator(config),
+    cache,
+    now: () => Math.floor(Date.now() / 1000),
+    metrics: new Metrics(),
+    dbDown: false,
+    onConnectionError: () => {},
+  };
+  const handler = makeHandler(state);
+  return {
+    handle: (request) => handler(request),
+    answer: (row) => {
+      current = row;
+    },
+  };
+}
 
-const cache = await loadCache(config);
-let current: Row = {};
-const state: AppState = {
-  config,
-  db: stubDb(() => current),
-  auth: await createAuthenticator(config),
-  cache,
-  now: () => Math.floor(Date.now() / 1000),
-  metrics: new Metrics(),
-  dbDown: false,
-  onConnectionError: () => {},
-};
-const handle = makeHandler(state);
-
-function request(s: HotScenario, i: number): Request {
+/** The `i`th request of a scenario (a key that varies as the load's). */
+export function hotRequest(s: HotScenario, i: number): Request {
   const k = String((i * 7919) % 100000 + 1);
   const headers: Record<string, string> = {
     "host": "127.0.0.1:3999",
@@ -249,26 +264,42 @@ function request(s: HotScenario, i: number): Request {
   );
 }
 
-for (const s of SCENARIOS) {
-  if (ONLY !== undefined && ONLY !== s.name) continue;
-  current = s.row;
-  // the answer is right before it is timed
-  const check = await handle(request(s, 0));
+/** Runs one scenario once and fails unless it answers as expected. */
+export async function checkScenario(
+  handle: (request: Request) => Promise<Response>,
+  s: HotScenario,
+): Promise<void> {
+  const check = await handle(hotRequest(s, 0));
   const text = await check.text();
   if (check.status !== s.status) {
     throw new Error(`${s.name}: status ${check.status}: ${text}`);
   }
-  await measure(`${s.name}`, N, ROUNDS, async (i) => {
-    const res = await handle(request(s, i));
-    await res.arrayBuffer();
-  });
-  await measure(`  (Request + Response alone)`, N, ROUNDS, async (i) => {
-    const req = request(s, i);
-    if (s.body !== undefined) await req.arrayBuffer();
-    const res = new Response(String(s.row["body"]), {
-      status: s.status,
-      headers: [["Content-Type", "application/json; charset=utf-8"]],
-    });
-    await res.arrayBuffer();
-  });
 }
+
+async function main(): Promise<void> {
+  const N = Number(Deno.env.get("HOT_N") ?? 20000);
+  const ROUNDS = Number(Deno.env.get("HOT_ROUNDS") ?? 9);
+  const ONLY = Deno.env.get("HOT_ONLY");
+  const { handle, answer } = await hotHandler();
+  for (const s of SCENARIOS) {
+    if (ONLY !== undefined && ONLY !== s.name) continue;
+    answer(s.row);
+    // the answer is right before it is timed
+    await checkScenario(handle, s);
+    await measure(`${s.name}`, N, ROUNDS, async (i) => {
+      const res = await handle(hotRequest(s, i));
+      await res.arrayBuffer();
+    });
+    await measure(`  (Request + Response alone)`, N, ROUNDS, async (i) => {
+      const req = hotRequest(s, i);
+      if (s.body !== undefined) await req.arrayBuffer();
+      const res = new Response(String(s.row["body"]), {
+        status: s.status,
+        headers: [["Content-Type", "application/json; charset=utf-8"]],
+      });
+      await res.arrayBuffer();
+    });
+  }
+}
+
+if (import.meta.main) await main();

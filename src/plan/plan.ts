@@ -190,7 +190,9 @@ interface PlanContext {
 }
 
 function samePath(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** PostgREST's warning for a relation name used instead of its alias. */

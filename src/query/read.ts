@@ -417,7 +417,7 @@ export function selectSql(
       readonly names: readonly string[];
       readonly star: readonly string[];
     };
-  } = {},
+  } = NO_OPTS,
 ): { list: Sql; groupBy: readonly Sql[] } {
   // raw: a to-one spread child, whose aggregates its parent computes
   const raw = opts.raw ?? false;
@@ -557,7 +557,7 @@ export function selectSql(
   }
   return {
     list: cols.length === 0 ? EMPTY : join(cols),
-    groupBy: aggregated ? groupBy : [],
+    groupBy: aggregated ? groupBy : NO_SQL,
   };
 }
 
@@ -611,6 +611,8 @@ function conditions(node: ReadNode, rel: Rel, extra: readonly Sql[]): Sql[] {
 }
 
 const AND: Sql = keyword(" AND ");
+const NO_SQL: readonly Sql[] = Object.freeze([]);
+const NO_OPTS: { raw?: boolean } = Object.freeze({});
 const NO_COLUMNS: readonly string[] = Object.freeze([]);
 
 function whereSql(conds: readonly Sql[]): Sql {
@@ -854,13 +856,22 @@ function isRows(root: RootSource): root is RowsSource {
   return root !== null && "kind" in root && root.kind === "rows";
 }
 
+/** Schema-qualified table names, by table. */
+const tableRefs = new WeakMap<Table, Sql>();
+
+/** `"schema"."table"`, one fragment per table (fragments are immutable). */
+function tableRef(table: Table): Sql {
+  let ref = tableRefs.get(table);
+  if (ref === undefined) {
+    ref = qi(table.schema, table.name);
+    tableRefs.set(table, ref);
+  }
+  return ref;
+}
+
 function rootRel(node: ReadNode, root: RootSource): Rel {
   if (root === null) {
-    return relOf(
-      qi(node.table.schema, node.table.name),
-      ident(node.table.name),
-      node,
-    );
+    return relOf(tableRef(node.table), ident(node.table.name), node);
   }
   if (isRows(root)) {
     // the rows are an anonymous record: a computed field or relationship

@@ -884,16 +884,42 @@ function rootRel(node: ReadNode, root: RootSource): Rel {
   return relOf(name, name, node);
 }
 
+/**
+ * Argument type names as fragments, by name: they come from the schema
+ * cache (a function's declared parameter types), never from a request.
+ */
+const typeKeywords = new Map<string, Sql>();
+function typeKeyword(type: string): Sql {
+  let out = typeKeywords.get(type);
+  if (out === undefined) {
+    out = keyword(type);
+    if (typeKeywords.size >= 1024) typeKeywords.clear();
+    typeKeywords.set(type, out);
+  }
+  return out;
+}
+
+/** Schema-qualified function names, by function. */
+const routineRefs = new WeakMap<Routine, Sql>();
+function routineRef(r: Routine): Sql {
+  let ref = routineRefs.get(r);
+  if (ref === undefined) {
+    ref = qi(r.schema, r.name);
+    routineRefs.set(r, ref);
+  }
+  return ref;
+}
+
 /** `"schema"."fn"("a" := $1::type, …) AS "pgrst_call"`. */
 export function callSql(call: CallSource): Sql {
   const args = call.args.map((a) => {
-    const v = sql`${param(a.value)}::${keyword(a.type)}`;
+    const v = sql`${param(a.value)}::${typeKeyword(a.type)}`;
     if (a.name === "") return v;
     return a.variadic
       ? sql`VARIADIC ${ident(a.name)} := ${v}`
       : sql`${ident(a.name)} := ${v}`;
   });
-  const fn = sql`${qi(call.routine.schema, call.routine.name)}(${join(args)})`;
+  const fn = sql`${routineRef(call.routine)}(${join(args)})`;
   // a bare record cannot be a FROM item without a column definition list:
   // it is called in a select list, as a scalar
   if (

@@ -20,7 +20,7 @@
 import type { MutatePlan } from "../plan/mutate.ts";
 import type { Column, Table } from "../schema_cache/types.ts";
 import { arrayLiteral } from "./sql.ts";
-import { bodySql, logicSql, type Rel, sourceSql } from "./read.ts";
+import { bodySql, logicSql, type Rel, sourceSql, tableRef } from "./read.ts";
 import {
   EMPTY,
   ident,
@@ -56,6 +56,15 @@ function recordSource(plan: MutatePlan, element: Sql): Sql {
 }
 
 const PARSED = ident("pgrst_rj");
+
+/** Fragments without parameters, made once. */
+const TRUE = keyword("true");
+const ONE = keyword("1");
+const EMPTY_TEXT = keyword("''");
+const NULL_TEXT = keyword("null::text");
+const AND = keyword(" AND ");
+const SELECT_ONE_FROM_MUT = sql`SELECT 1 FROM ${MUT}`;
+const J = sql`${ident("pgrst_j")}.${ident("j")}`;
 
 /** Whether the JSON object has the key (its value may be JSON null). */
 function hasKey(object: Sql, key: string): Sql {
@@ -95,7 +104,7 @@ function insertSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
     return sql`INSERT INTO ${target} SELECT FROM json_array_elements(${json}::json) RETURNING ${returning}`;
   }
   const rec = ident("pgrst_rec");
-  const j = sql`${ident("pgrst_j")}.${ident("j")}`;
+  const j = J;
   const values = cols.map((c) => {
     const v = columnValue(c, rec);
     if (!plan.missingDefault) return v;
@@ -129,9 +138,7 @@ function insertSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
 function whereSql(plan: MutatePlan, target: Sql): Sql {
   if (plan.where.length === 0) return EMPTY;
   const rel: Rel = { ref: target, types: plan.table.columnsByName };
-  return sql` WHERE ${
-    join(plan.where.map((w) => logicSql(rel, w)), keyword(" AND "))
-  }`;
+  return sql` WHERE ${join(plan.where.map((w) => logicSql(rel, w)), AND)}`;
 }
 
 function updateSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
@@ -168,7 +175,7 @@ function deleteSql(plan: MutatePlan, target: Sql, returning: Sql): Sql {
 /** The main statement of a write. */
 export function mutateStatement(plan: MutatePlan): Sql {
   const t = plan.table;
-  const target = qi(t.schema, t.name);
+  const target = tableRef(t);
   const cols = plan.returning.map((c) => sql`${target}.${ident(c)}`);
   // in an upsert, xmax = 0 tells an inserted row from an updated one; views
   // and partitioned tables have no xmax here, so a row is inserted when
@@ -177,11 +184,11 @@ export function mutateStatement(plan: MutatePlan): Sql {
   const conflict = plan.onConflict?.columns ?? [];
   const prev = ident("pgrst_prev");
   const inserted = plan.onConflict === null
-    ? sql`true`
+    ? TRUE
     : !t.isView && !t.isPartitioned
     ? sql`${target}.xmax = 0`
     : conflict.length === 0
-    ? sql`true`
+    ? TRUE
     : sql`NOT EXISTS (SELECT 1 FROM ${target} AS ${prev} WHERE (${
       join(conflict.map((c) => sql`${prev}.${ident(c)}`))
     }) = (${join(conflict.map((c) => sql`${target}.${ident(c)}`))}))`;
@@ -196,7 +203,7 @@ export function mutateStatement(plan: MutatePlan): Sql {
     : deleteSql(plan, target, returning);
   const alias = t.name;
   const rowCols = plan.returning.length === 0
-    ? sql`1`
+    ? ONE
     : join(plan.returning.map((c) => ident(c)));
   const rows = {
     kind: "rows" as const,
@@ -206,16 +213,16 @@ export function mutateStatement(plan: MutatePlan): Sql {
   const representation = plan.returnMode === "representation";
   const source = representation
     ? sourceSql(plan.read, rows)
-    : sql`SELECT 1 FROM ${MUT}`;
+    : SELECT_ONE_FROM_MUT;
   const body = representation
     ? bodySql({ media: plan.media, call: null })
-    : sql`''`;
+    : EMPTY_TEXT;
   const pk = t.primaryKey;
   const location = plan.returnMode === "headers-only" && pk.length > 0 &&
       plan.op === "insert"
     ? sql`(SELECT row_to_json(pgrst_loc)::text FROM (SELECT ${
       join(pk.map((c) => ident(c)))
     } FROM ${MUT} LIMIT 1) pgrst_loc)`
-    : sql`null::text`;
+    : NULL_TEXT;
   return sql`WITH ${MUT} AS (${mutation}), pgrst_source AS (${source}) SELECT (SELECT pg_catalog.count(*) FROM ${MUT}) AS total_result_set, (SELECT pg_catalog.count(*) FILTER (WHERE pgrst_inserted) FROM ${MUT}) AS inserted, pg_catalog.count(_postgrest_t) AS page_total, ${body} AS body, ${location} AS location, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT * FROM pgrst_source) _postgrest_t`;
 }

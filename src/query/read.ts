@@ -860,7 +860,7 @@ function isRows(root: RootSource): root is RowsSource {
 const tableRefs = new WeakMap<Table, Sql>();
 
 /** `"schema"."table"`, one fragment per table (fragments are immutable). */
-function tableRef(table: Table): Sql {
+export function tableRef(table: Table): Sql {
   let ref = tableRefs.get(table);
   if (ref === undefined) {
     ref = qi(table.schema, table.name);

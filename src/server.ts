@@ -95,85 +95,135 @@ export function makeHandler(state: AppState): Handler {
   let inFlight = 0;
   // the requests' timeouts (server-request-timeout), on one timer
   const deadlines = new Deadlines();
-  return async function guarded(request, info) {
-    const { config } = state;
-    const sent = (res: Response): Response => {
-      state.metrics.countRequest(res.status);
-      accessLog(config, request, info, res.status);
-      return res;
-    };
-    let refusal: PgrstError | null = null;
-    if (
-      requestHeaders(request.headers).bytes > config.serverMaxHeaderBytes
-    ) {
-      refusal = headersTooLarge(config.serverMaxHeaderBytes);
-    } else if (
-      config.serverMaxConcurrentRequests > 0 &&
-      inFlight >= config.serverMaxConcurrentRequests
-    ) {
-      refusal = tooManyRequests(config.serverMaxConcurrentRequests);
-    }
-    if (refusal !== null) {
-      await request.body?.cancel().catch(() => {});
-      return sent(limitResponse(refusal, request, config));
-    }
-    inFlight++;
-    // inFlight drops when the handler has answered (no .finally: one
-    // promise fewer per request)
-    const work = inner(request).then(
-      (res) => {
-        inFlight--;
-        return sendable(res, request, config);
-      },
-      (e: unknown) => {
-        inFlight--;
-        // the handler answers every failure itself; should it ever throw,
-        // the client still gets a PostgREST-style error, never a trace
-        log(
-          "error",
-          `internal error: ${e instanceof Error ? e.message : String(e)}`,
-        );
-        return limitResponse(
-          new PgrstError(500, "PGRSTX00", "Internal server error"),
-          request,
-          config,
-        );
-      },
+  /** The status counted and logged, once per request sent. */
+  const sent = (
+    res: Response,
+    request: Request,
+    info: Parameters<Handler>[1],
+  ): Response => {
+    state.metrics.countRequest(res.status);
+    accessLog(state.config, request, info, res.status);
+    return res;
+  };
+  /** A request refused before the application sees it. */
+  const refuse = async (
+    refusal: PgrstError,
+    request: Request,
+    info: Parameters<Handler>[1],
+  ): Promise<Response> => {
+    await request.body?.cancel().catch(() => {});
+    return sent(limitResponse(refusal, request, state.config), request, info);
+  };
+  /** The application's answer, or a 500 should it ever throw. */
+  const failed = (e: unknown, request: Request, config: Config): Response => {
+    // the handler answers every failure itself; should it ever throw,
+    // the client still gets a PostgREST-style error, never a trace
+    log(
+      "error",
+      `internal error: ${e instanceof Error ? e.message : String(e)}`,
     );
-    const seconds = config.serverRequestTimeout;
-    if (seconds <= 0) return sent(await work);
-    // whichever comes first, the answer or the deadline, is sent
-    return new Promise<Response>((resolve, reject) => {
-      let settled = false;
-      const deadline = deadlines.add(seconds * 1000, () => {
-        if (settled) return;
-        settled = true;
-        try {
-          resolve(
-            sent(limitResponse(requestTimedOut(seconds), request, config)),
-          );
-        } catch (e) {
+    return limitResponse(
+      new PgrstError(500, "PGRSTX00", "Internal server error"),
+      request,
+      config,
+    );
+  };
+  // not an async function: it returns the answer's own promise (an async
+  // function would wrap it in one more, resolved a tick later)
+  return function guarded(request, info): Promise<Response> {
+    try {
+      const { config } = state;
+      let refusal: PgrstError | null = null;
+      if (
+        requestHeaders(request.headers).bytes > config.serverMaxHeaderBytes
+      ) {
+        refusal = headersTooLarge(config.serverMaxHeaderBytes);
+      } else if (
+        config.serverMaxConcurrentRequests > 0 &&
+        inFlight >= config.serverMaxConcurrentRequests
+      ) {
+        refusal = tooManyRequests(config.serverMaxConcurrentRequests);
+      }
+      if (refusal !== null) return refuse(refusal, request, info);
+      inFlight++;
+      const seconds = config.serverRequestTimeout;
+      if (seconds <= 0) {
+        // inFlight drops when the handler has answered (no .finally: one
+        // promise fewer per request)
+        return inner(request).then(
+          (res) => {
+            inFlight--;
+            return sent(sendable(res, request, config), request, info);
+          },
+          (e: unknown) => {
+            inFlight--;
+            return sent(failed(e, request, config), request, info);
+          },
+        );
+      }
+      // whichever comes first, the answer or the deadline, is sent
+      return new Promise<Response>((resolve, reject) => {
+        let settled = false;
+        const deadline = deadlines.add(seconds * 1000, () => {
+          if (settled) return;
+          settled = true;
+          try {
+            resolve(
+              sent(
+                limitResponse(requestTimedOut(seconds), request, config),
+                request,
+                info,
+              ),
+            );
+          } catch (e) {
+            reject(e);
+          }
+        });
+        const answer = (res: Response): void => {
+          if (settled) {
+            // the abandoned work's answer is never sent: free its body
+            void res.body?.cancel().catch(() => {});
+            return;
+          }
+          settled = true;
+          deadlines.delete(deadline);
+          try {
+            resolve(sent(res, request, info));
+          } catch (e) {
+            reject(e);
+          }
+        };
+        const broke = (e: unknown): void => {
+          if (settled) return;
+          settled = true;
+          deadlines.delete(deadline);
           reject(e);
-        }
-        // the abandoned work's answer is never sent: free its body
-        void work.then((res) => res.body?.cancel()).catch(() => {});
+        };
+        // inFlight drops when the handler has answered (no .finally: one
+        // promise fewer per request)
+        inner(request).then((res) => {
+          inFlight--;
+          let out: Response;
+          try {
+            out = sendable(res, request, config);
+          } catch (e) {
+            return broke(e);
+          }
+          answer(out);
+        }, (e: unknown) => {
+          inFlight--;
+          let out: Response;
+          try {
+            out = failed(e, request, config);
+          } catch (e2) {
+            return broke(e2);
+          }
+          answer(out);
+        });
       });
-      work.then((res) => {
-        if (settled) return;
-        settled = true;
-        deadlines.delete(deadline);
-        try {
-          resolve(sent(res));
-        } catch (e) {
-          reject(e);
-        }
-      }, (e: unknown) => {
-        if (settled) return;
-        settled = true;
-        deadlines.delete(deadline);
-        reject(e);
-      });
-    });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   };
 }
 

@@ -95,10 +95,16 @@ export interface RunOptions {
   /**
    * The batch is a whole implicit transaction (no BEGIN): when a cancel
    * meant for another batch hits it (the target ended just before the
-   * cancel arrived), nothing of it was committed and it is sent again once.
+   * cancel arrived; PostgreSQL signals a backend twice for one cancel, to
+   * the process and to its group, so the next batch can be hit too),
+   * nothing of it was committed and it is sent again, up to
+   * {@linkcode MAX_CANCEL_RETRIES} times.
    */
   readonly retryable?: boolean;
 }
+
+/** How often a batch hit by cancels meant for others is sent again. */
+const MAX_CANCEL_RETRIES = 3;
 
 /** What a batch returned. */
 export interface BatchResult {
@@ -354,8 +360,8 @@ interface Batch {
   /** The caller's statements, to send again (see `RunOptions.retryable`). */
   readonly sent: readonly Step[];
   readonly options: RunOptions;
-  /** When it was written (ms since the epoch). */
-  readonly sentAt: number;
+  /** How often it was sent again after a cancel meant for another. */
+  readonly retries: number;
   readonly steps: StepState[];
   /** Steps before the caller's (DEALLOCATE ALL): their rows are dropped. */
   readonly hidden: number;
@@ -389,6 +395,8 @@ export class WireConnection {
   #prepared = new Map<string, Prepared>();
   #counter = 0;
   #deallocate = false;
+  /** When the first unanswered batch became first (see `busySince`). */
+  #headSince = 0;
   /** The last cancel sent: its target batch and when. */
   #cancelled: { readonly target: Batch; readonly at: number } | null = null;
   #dead = false;
@@ -485,7 +493,7 @@ export class WireConnection {
       return Promise.reject(new ConnectionLost("connection closed"));
     }
     return new Promise((resolve, reject) =>
-      this.#send(steps, prepare, options, resolve, reject)
+      this.#send(steps, prepare, options, 0, resolve, reject)
     );
   }
 
@@ -494,15 +502,19 @@ export class WireConnection {
     return this.#batches.length;
   }
 
-  /** When the oldest unanswered batch was sent (ms since the epoch), or null. */
+  /**
+   * When the batch PostgreSQL is running now became the first one
+   * unanswered (ms since the epoch), or null when none is.
+   */
   get busySince(): number | null {
-    return this.#batches[0]?.sentAt ?? null;
+    return this.#batches.length === 0 ? null : this.#headSince;
   }
 
   #send(
     steps: readonly Step[],
     prepare: boolean,
     options: RunOptions,
+    retries: number,
     resolve: (r: BatchResult) => void,
     reject: (e: unknown) => void,
   ): void {
@@ -547,10 +559,11 @@ export class WireConnection {
       states.push({ entry, columns: entry.columns, rows: [] });
     }
     w.sync();
+    if (this.#batches.length === 0) this.#headSince = Date.now();
     this.#batches.push({
       sent: steps,
       options,
-      sentAt: Date.now(),
+      retries,
       steps: states,
       hidden,
       idx: 0,
@@ -738,6 +751,8 @@ export class WireConnection {
       case 0x5a: { // Z: ReadyForQuery
         if (b === undefined) return;
         this.#batches.shift();
+        // the next batch, if any, runs from now on
+        this.#headSince = Date.now();
         for (const p of b.created) {
           if (!p.parsed && this.#prepared.get(p.text) === p) {
             this.#prepared.delete(p.text);
@@ -749,7 +764,8 @@ export class WireConnection {
           this.#send(
             b.sent,
             false,
-            { ...b.options, retryable: false },
+            b.options,
+            b.retries + 1,
             b.resolve,
             b.reject,
           );
@@ -775,7 +791,8 @@ export class WireConnection {
    */
   #hitByOthersCancel(b: Batch): boolean {
     const c = this.#cancelled;
-    return b.options.retryable === true && b.error?.code === "57014" &&
+    return b.options.retryable === true && b.retries < MAX_CANCEL_RETRIES &&
+      b.error?.code === "57014" &&
       c !== null && c.target !== b && Date.now() - c.at < 1000;
   }
 }

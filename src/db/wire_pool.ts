@@ -7,9 +7,13 @@
  * A request whose transaction is one batch and a whole implicit transaction
  * may share a connection (`acquire(true)`): when all `max` connections are
  * busy and nobody waits, it joins the shared connection with the fewest
- * batches in flight (at most `pipelineDepth`) whose oldest batch was sent
- * less than {@linkcode JOIN_MAX_AGE_MS} ago, and its batch is pipelined
- * behind theirs, as postgres.js pipelines queries. PostgreSQL then reads and
+ * batches in flight (at most `pipelineDepth`) whose running batch started
+ * less than `joinMaxAgeMs` ago ({@linkcode JOIN_MAX_AGE_MS}), and its batch
+ * is pipelined behind theirs, as postgres.js pipelines queries. A request
+ * that joins waits for the batches ahead of it, not for the acquisition
+ * timeout: the age limit keeps requests from queueing behind a batch that
+ * already runs long (one that turns slow after they joined still delays
+ * them). PostgreSQL then reads and
  * answers several transactions per wake-up. A connection serves its waiters
  * only once every holder is done. A request that waits longer than the
  * acquisition timeout fails with PGRST003; one whose connection cannot be
@@ -37,10 +41,19 @@ export interface WirePoolOptions {
    * sharing.
    */
   readonly pipelineDepth?: number;
+  /**
+   * A connection whose running batch started this long ago takes no one
+   * else ({@linkcode JOIN_MAX_AGE_MS} by default).
+   */
+  readonly joinMaxAgeMs?: number;
 }
 
-/** A connection whose oldest batch runs longer takes no one else's. */
-export const JOIN_MAX_AGE_MS = 20;
+/**
+ * A connection whose running batch started longer ago than this takes no
+ * one else: short enough that few requests queue behind a slow statement,
+ * long enough for the sub-millisecond statements pipelining is for.
+ */
+export const JOIN_MAX_AGE_MS = 5;
 
 /** Requests sharing one connection by default. */
 export const DEFAULT_PIPELINE_DEPTH = 16;
@@ -167,6 +180,10 @@ export class WirePool {
     return this.#o.pipelineDepth ?? DEFAULT_PIPELINE_DEPTH;
   }
 
+  #maxAge(): number {
+    return this.#o.joinMaxAgeMs ?? JOIN_MAX_AGE_MS;
+  }
+
   /** The shared connection a request may join now, or null. */
   #joinable(now: number): WireConnection | null {
     const depth = this.#depth();
@@ -176,7 +193,7 @@ export class WirePool {
       if (!c.shared || c.dead || c.holders >= depth) continue;
       if (c.pending >= depth) continue;
       const since = c.busySince;
-      if (since !== null && now - since >= JOIN_MAX_AGE_MS) continue;
+      if (since !== null && now - since >= this.#maxAge()) continue;
       if (best === null || c.holders < best.holders) best = c;
     }
     return best;
@@ -189,7 +206,7 @@ export class WirePool {
       this.#waiters[0]?.shared === true
     ) {
       const since = c.busySince;
-      if (since !== null && now - since >= JOIN_MAX_AGE_MS) return;
+      if (since !== null && now - since >= this.#maxAge()) return;
       const w = this.#waiters.shift()!;
       this.#prepare(c);
       this.#hold(c, true);

@@ -18,7 +18,15 @@ import { makeHandler, startApp } from "../../src/server.ts";
 
 const uri = Deno.env.get("PGRST_TEST_DB_URI");
 
-function pool(max: number, pipelineDepth: number): WirePool {
+/**
+ * A pool for these tests; a request joins a busy connection whatever its
+ * batch's age unless `joinMaxAgeMs` says otherwise (no timing races).
+ */
+function pool(
+  max: number,
+  pipelineDepth: number,
+  joinMaxAgeMs = 60_000,
+): WirePool {
   return new WirePool(
     parseConnectOptions(uri!, {
       applicationName: "pgrest-pipeline-test",
@@ -30,6 +38,7 @@ function pool(max: number, pipelineDepth: number): WirePool {
       maxLifetimeMs: 0,
       acquireTimeoutMs: 5000,
       pipelineDepth,
+      joinMaxAgeMs,
     },
   );
 }
@@ -117,7 +126,7 @@ Deno.test({
   name:
     "a connection whose batch runs long takes no one else: the request waits for a free one",
   async fn() {
-    const p = pool(1, 4);
+    const p = pool(1, 4, 20);
     try {
       await warm(p, 1);
       const a = await p.acquire(true);

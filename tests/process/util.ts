@@ -329,14 +329,22 @@ export async function waitFor<T>(
 
 /**
  * Waits until a backend of database `db` sleeps in `pg_sleep` (the slow
- * request has reached PostgreSQL and holds its connection).
+ * request has reached PostgreSQL and holds its connection), and then 50 ms
+ * more: a request arriving within the first few milliseconds of a batch
+ * (`db-pool-pipeline`'s join window, wire_pool.ts `JOIN_MAX_AGE_MS`) would
+ * be pipelined behind it instead of waiting for a free connection.
  */
-export function waitForSleeper(sql: postgres.Sql, db: string): Promise<true> {
-  return waitFor("a backend in pg_sleep", async () => {
+export async function waitForSleeper(
+  sql: postgres.Sql,
+  db: string,
+): Promise<true> {
+  await waitFor("a backend in pg_sleep", async () => {
     const [row] = await sql`select count(*)::int as n from pg_stat_activity
       where datname = ${db} and wait_event = 'PgSleep'`;
     return (row?.n as number) > 0 ? true : undefined;
   });
+  await new Promise((r) => setTimeout(r, 50));
+  return true;
 }
 
 /**

@@ -116,7 +116,7 @@ export const DEFAULT_CONFIG: Config = {
   dbPoolAcquisitionTimeout: 10,
   dbPoolMaxLifetime: 1800,
   dbPoolMaxIdletime: 30,
-  dbPoolPipeline: 16,
+  dbPoolPipeline: 1,
   dbPreRequest: null,
   dbPreparedStatements: true,
   dbTxEnd: "commit",

@@ -55,8 +55,11 @@ export interface WirePoolOptions {
  */
 export const JOIN_MAX_AGE_MS = 5;
 
-/** Requests sharing one connection by default. */
-export const DEFAULT_PIPELINE_DEPTH = 16;
+/**
+ * Requests sharing one connection by default: none, one request per
+ * connection as in PostgREST (sharing raises the tail latency, see README).
+ */
+export const DEFAULT_PIPELINE_DEPTH = 1;
 
 interface Waiter {
   readonly shared: boolean;

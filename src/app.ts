@@ -13,7 +13,7 @@ import { signJwt } from "./auth/jwt.ts";
 import { bodyParser, withParsedBody } from "./body_parser.ts";
 import type { Authenticator, AuthResult } from "./auth/types.ts";
 import type { Config } from "./config/types.ts";
-import type { Db, Isolation, Row, TxRequest } from "./db/pool.ts";
+import type { Db, Isolation, Row, TxEnd, TxRequest } from "./db/pool.ts";
 import { connectionError, PgrstError, schemaCacheNotLoaded } from "./error.ts";
 import type { MutatePlan } from "./plan/mutate.ts";
 import type { OutputMedia } from "./plan/negotiate.ts";
@@ -244,6 +244,31 @@ function isolationIn(
     : undefined;
 }
 
+/**
+ * A transaction end decided from the results: `verify` throwing a
+ * `PgrstError` (a singular response that is not one row, too many rows for
+ * a strict max-affected) rolls the transaction back and leaves the error in
+ * `check` for the caller to answer with; otherwise it ends with `end`.
+ */
+function endAfter(
+  end: "commit" | "rollback",
+  check: { failure: PgrstError | null },
+  verify: (rows: readonly (readonly Row[])[]) => void,
+): TxEnd {
+  return (rows) => {
+    try {
+      verify(rows);
+    } catch (e) {
+      if (e instanceof PgrstError) {
+        check.failure = e;
+        return "rollback";
+      }
+      throw e;
+    }
+    return end;
+  };
+}
+
 /** A transaction request being made (its optional fields set after). */
 type TxBuilding = { -readonly [K in keyof TxRequest]: TxRequest[K] };
 
@@ -419,18 +444,11 @@ async function execute(
       end: plan.call === null ||
           !resultMayRollBack(req, plan.media, plan.call.shape)
         ? end
-        : (rows) => {
-          try {
-            callChecks(req, plan, resultRow(rows[mainIndex]?.[0]));
-          } catch (e) {
-            if (e instanceof PgrstError) {
-              check.failure = e;
-              return "rollback";
-            }
-            throw e;
-          }
-          return end;
-        },
+        : endAfter(
+          end,
+          check,
+          (rows) => callChecks(req, plan, resultRow(rows[mainIndex]?.[0])),
+        ),
       authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
     },
     isolation,
@@ -502,20 +520,13 @@ async function executeMutation(
     {
       readOnly: false,
       statements,
-      end: !resultMayRollBack(req, plan.media, "set") ? end : (rows) => {
-        try {
+      end: !resultMayRollBack(req, plan.media, "set")
+        ? end
+        : endAfter(end, check, (rows) => {
           mutateResponse(req, plan, resultRow(rows[mainIndex]?.[0]), {
             txOverride: override,
           });
-        } catch (e) {
-          if (e instanceof PgrstError) {
-            check.failure = e;
-            return "rollback";
-          }
-          throw e;
-        }
-        return end;
-      },
+        }),
       authenticated: auth.authenticated && auth.role !== config.dbAnonRole,
     },
     isolation,

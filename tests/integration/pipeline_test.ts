@@ -49,6 +49,21 @@ const opts = {
   sanitizeOps: false,
 };
 
+/** An acquisition, and whether it has been answered yet. */
+function watched(
+  acquiring: Promise<WireConnection>,
+): {
+  readonly answered: () => boolean;
+  readonly conn: Promise<WireConnection>;
+} {
+  let answered = false;
+  const conn = acquiring.then((c) => {
+    answered = true;
+    return c;
+  });
+  return { answered: () => answered, conn };
+}
+
 /** Opens the pool's connections and gives them back idle. */
 async function warm(p: WirePool, n: number): Promise<void> {
   const held: WireConnection[] = [];
@@ -95,26 +110,18 @@ Deno.test({
     try {
       await warm(p, 1);
       const a = await p.acquire(true);
-      let got = false;
-      const exclusive = p.acquire(false).then((c) => {
-        got = true;
-        return c;
-      });
+      const exclusive = watched(p.acquire(false));
       await new Promise((r) => setTimeout(r, 20));
-      assert.equal(got, false, "the exclusive request waits");
+      assert.equal(exclusive.answered(), false, "the exclusive request waits");
       // and a sharing request does not overtake a waiter
-      let shared = false;
-      const later = p.acquire(true).then((c) => {
-        shared = true;
-        return c;
-      });
+      const later = watched(p.acquire(true));
       await new Promise((r) => setTimeout(r, 20));
-      assert.equal(shared, false, "no one joins while someone waits");
+      assert.equal(later.answered(), false, "no one joins while someone waits");
       p.release(a, true);
-      const c = await exclusive;
+      const c = await exclusive.conn;
       assert.equal(c.shared, false);
       p.release(c, true);
-      p.release(await later, true);
+      p.release(await later.conn, true);
     } finally {
       p.close();
     }
@@ -132,16 +139,12 @@ Deno.test({
       const a = await p.acquire(true);
       const ra = a.run([{ text: "SELECT pg_sleep(0.2)", params: [] }], true);
       await new Promise((r) => setTimeout(r, 60));
-      let joined = false;
-      const b = p.acquire(true).then((c) => {
-        joined = true;
-        return c;
-      });
+      const b = watched(p.acquire(true));
       await new Promise((r) => setTimeout(r, 20));
-      assert.equal(joined, false);
+      assert.equal(b.answered(), false);
       await ra;
       p.release(a, true);
-      p.release(await b, true);
+      p.release(await b.conn, true);
     } finally {
       p.close();
     }
@@ -237,15 +240,11 @@ Deno.test({
     try {
       await warm(p, 1);
       const a = await p.acquire(true);
-      let joined = false;
-      const b = p.acquire(true).then((c) => {
-        joined = true;
-        return c;
-      });
+      const b = watched(p.acquire(true));
       await new Promise((r) => setTimeout(r, 20));
-      assert.equal(joined, false);
+      assert.equal(b.answered(), false);
       p.release(a, true);
-      p.release(await b, true);
+      p.release(await b.conn, true);
     } finally {
       p.close();
     }

@@ -244,7 +244,10 @@ interface Watched {
 /**
  * Watches the abort signals of long-running transactions: one timer for
  * all of them, and a signal asked for only once its transaction has run
- * {@linkcode CANCEL_WATCH_MS}, so that short requests never make one.
+ * {@linkcode CANCEL_WATCH_MS}, so that short requests never make one. The
+ * timer stops at a tick that finds nothing watched, not when the last
+ * transaction ends: at low concurrency the set empties between most
+ * requests, and a new interval per request cost more than the watching.
  */
 class AbortWatcher {
   #watched = new Set<Watched>();
@@ -263,13 +266,14 @@ class AbortWatcher {
   unwatch(w: Watched): void {
     this.#watched.delete(w);
     w.attached?.removeEventListener("abort", w.onAbort);
-    if (this.#watched.size === 0 && this.#timer !== undefined) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
   }
 
   #tick(): void {
+    if (this.#watched.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
     const now = Date.now();
     for (const w of this.#watched) {
       if (w.attached !== null || now - w.since < CANCEL_WATCH_MS) continue;

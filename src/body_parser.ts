@@ -82,6 +82,8 @@ export class BodyParser {
   #next = 1;
   #idle: ReturnType<typeof setTimeout> | null = null;
   #disabled = false;
+  /** Closed (the server stopped): later bodies are parsed in place. */
+  #closed = false;
   readonly #minBytes: number;
   readonly #idleMs: number;
   readonly #workerUrl: URL;
@@ -137,15 +139,20 @@ export class BodyParser {
     });
   }
 
-  /** Stops the worker; jobs still waiting fail. */
+  /**
+   * Stops the worker; jobs still waiting fail. A body parsed afterwards (a
+   * request still being read when the server stopped) is parsed in place:
+   * no worker starts again.
+   */
   close(): void {
+    this.#closed = true;
     this.#stop(new Error("the body parser was closed"));
   }
 
   /** Starts the worker if need be; false when there can be none. */
   #start(): boolean {
     if (this.#worker !== null) return true;
-    if (this.#disabled) return false;
+    if (this.#disabled || this.#closed) return false;
     let worker: Worker;
     try {
       worker = new Worker(this.#workerUrl, { type: "module" });

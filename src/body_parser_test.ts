@@ -38,6 +38,15 @@ async function failure(f: () => unknown): Promise<Record<string, unknown>> {
   throw new Error("did not fail");
 }
 
+Deno.test("BodyParser after close() parses a large body in place and starts no worker", async () => {
+  const parser = new BodyParser(MIN, 60_000);
+  parser.close();
+  const text = bigRows();
+  const p = await parser.parse(encoder.encode(text), true, true);
+  assert.equal(parser.running, false);
+  assert.deepEqual(p, parseJsonBody(encoder.encode(text), true));
+});
+
 Deno.test("BodyParser parses a small body in place, without a worker", async () => {
   const parser = new BodyParser(MIN, 50);
   try {

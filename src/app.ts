@@ -80,7 +80,8 @@ export function isConnectionFailure(e: unknown): boolean {
     code === "57P03" || code.startsWith("08");
 }
 
-function errorResponse(e: PgrstError, config: Config): ApiResponse {
+/** A pgrest error as the response PostgREST gives for it. */
+export function errorResponse(e: PgrstError, config: Config): ApiResponse {
   const body = JSON.stringify(e.body(config.clientErrorVerbosity));
   return {
     status: e.status,

@@ -15,6 +15,7 @@ import { IN_DATABASE_KEYS, settingName } from "./config/config.ts";
 import {
   accessLog,
   type AppState,
+  errorResponse,
   isConnectionFailure,
   makeHandler as makeAppHandler,
 } from "./app.ts";
@@ -45,20 +46,17 @@ function limitResponse(
   request: Request,
   config: Config,
 ): Response {
+  const r = errorResponse(e, config);
   const headers: [string, string][] = [
     ...corsHeaders(
       request.method,
       request.headers,
       config.serverCorsAllowedOrigins,
     ),
-    ["Content-Type", "application/json; charset=utf-8"],
-    ["Proxy-Status", `PostgREST; error=${e.code}`],
-    ...e.headers.map(([k, v]): [string, string] => [k, v]),
+    ...r.headers.map(([k, v]): [string, string] => [k, v]),
   ];
-  const body = request.method === "HEAD"
-    ? null
-    : JSON.stringify(e.body(config.clientErrorVerbosity));
-  return new Response(body, { status: e.status, headers });
+  const body = request.method === "HEAD" ? null : r.body;
+  return new Response(body, { status: r.status, headers });
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Benchmark entry point (`deno task bench`): measures pgrest against three
- * ceilings and a floor on the same machine, in the same run.
+ * ceilings, the replay bound and a floor on the same machine, in the same
+ * run.
  *
  * 1. Starts a private PostgreSQL cluster (tests/harness/with_pg.ts) and, as
  *    the superuser, creates `bench.items` with 100k rows, `bench.parents`
@@ -34,6 +35,18 @@
  *    -n -c <conns> -j <threads> -T <duration>` as the authenticator (session
  *    role bench_anon, so that the statements can be prepared before the
  *    transaction's own role switch). The scripts are in the JSON report.
+ *    The `replay` contender (bench/replay_server.ts; `--no-replay` skips
+ *    it) is started after this capture (which runs for it even without
+ *    pgbench): `Deno.serve` + pgrest's own wire client and pool sending,
+ *    per request, the captured statements of the scenario as pgrest sends
+ *    them (one batch behind one Sync, prepared, as the authenticator
+ *    without a session role), with the request path's numbers and the
+ *    request body in place of the captured ones, and answering the `body`
+ *    column. It is the bound for any server on this stack: replay ÷
+ *    pgbench is what HTTP, JavaScript and the client leave of PostgreSQL's
+ *    rate, pgrest ÷ replay what pgrest's own work leaves of that bound.
+ *    It is checked like the others: pgrest's status, and pgrest's body
+ *    (reads) or rows (writes).
  * 4. For each scenario (bench/scenarios.ts) and connection count: a warm-up
  *    per contender, then `--reps` repetitions of `--duration` seconds, the
  *    contenders taking turns within each repetition (order rotated) so
@@ -44,7 +57,7 @@
  *    per request) insert into `bench.writes`, which the superuser empties
  *    with `TRUNCATE … RESTART IDENTITY` before every load run, warm-ups
  *    included: each run starts on an empty table and grows it only by its
- *    own rows. After each run of pgrest, the ceiling and pgbench the
+ *    own rows. After each run of pgrest, the ceiling, replay and pgbench the
  *    table's row count is checked against the requests answered. The PATCH
  *    scenario updates `bench.patches`, whose prices go back to 0 and which
  *    is vacuumed before every run. The cluster has fsync and
@@ -54,7 +67,8 @@
  *    runs only it, `--no-schema-scale` skips it): schema cache load time
  *    and spawn-to-first-answer of pgrest on a generated schema of 1,000
  *    tables, 3,000 foreign keys and 2,000 functions.
- * 6. Prints a Markdown report (a summary of pgrest ÷ each ceiling, then per
+ * 6. Prints a Markdown report (a summary of pgrest ÷ each ceiling and
+ *    replay ÷ pgbench, then per
  *    scenario the median and min–max of req/s, for writes also rows/s =
  *    req/s × rows per request; p50 and p99 latency; peak RSS) and writes
  *    the same data to bench/results/latest.json (`--out` to change).
@@ -71,10 +85,11 @@
  * Options: `--duration S` (2), `--reps N` (5), `--warmup S` (1),
  * `--connections 10,50`, `--quick` (1 rep of 2 s, 1 s warm-up), `--threads N`
  * (wrk and pgbench threads, 1), `--loader auto|wrk|node|deno`, `--out FILE`,
- * `--timeout S`, `--scenarios a,b`, `--no-pgbench`, `--schema-scale`,
- * `--no-schema-scale`, `--help`. The defaults take about 17 minutes on 2
- * cores (9 scenarios × 2 connection counts × 4 contenders × (1 s + 5 × 2 s)
- * plus about 1.5 minutes of set-up and the schema-scale runs).
+ * `--timeout S`, `--scenarios a,b`, `--no-pgbench`, `--no-replay`,
+ * `--schema-scale`, `--no-schema-scale`, `--help`. The defaults take about
+ * 20 minutes on 2 cores (9 scenarios × 2 connection counts × 5 contenders ×
+ * (1 s + 5 × 2 s) plus about 1.5 minutes of set-up and the schema-scale
+ * runs).
  *
  * @module
  */
@@ -100,12 +115,14 @@ import {
 } from "./scenarios.ts";
 import { CEILING_ROUTES } from "./ceiling_server.ts";
 import {
+  type CapturedStatement,
   type DrawnSlot,
   parseStatementLog,
   pgbenchScript,
   runPgbench,
   STATEMENT_LOG_SETTINGS,
 } from "./pgbench.ts";
+import type { ReplayFile, ReplayRoute } from "./replay_server.ts";
 import { measureSchemaScale, schemaScaleMarkdown } from "./schema_scale.ts";
 
 /** The scenarios to run (`--scenarios a,b`; all by default). */
@@ -129,6 +146,7 @@ const USAGE = `Usage: deno task bench [options]
   --timeout S         abort after S seconds (default: derived from the above)
   --scenarios LIST    comma-separated scenario names (default: all)
   --no-pgbench        skip the pgbench ceiling
+  --no-replay         skip the replay contender (bench/replay_server.ts)
   --schema-scale      only the schema-scale measurement (bench/schema_scale.ts)
   --no-schema-scale   skip the schema-scale measurement
 `;
@@ -147,6 +165,8 @@ interface Options {
   readonly timeout: number | null;
   /** Run the pgbench ceiling (`--no-pgbench`: not). */
   readonly pgbench: boolean;
+  /** Run the replay contender (`--no-replay`: not). */
+  readonly replay: boolean;
   /** The schema-scale measurement: after the load runs, not at all, alone. */
   readonly schemaScale: "yes" | "no" | "only";
 }
@@ -184,6 +204,7 @@ function parseOptions(args: string[]): Options | null {
       timeout: { type: "string" },
       scenarios: { type: "string" },
       "no-pgbench": { type: "boolean", default: false },
+      "no-replay": { type: "boolean", default: false },
       "schema-scale": { type: "boolean", default: false },
       "no-schema-scale": { type: "boolean", default: false },
       "db-socket": { type: "boolean", default: false },
@@ -232,6 +253,7 @@ function parseOptions(args: string[]): Options | null {
       ? null
       : int("timeout", values.timeout, 0),
     pgbench: !values["no-pgbench"],
+    replay: !values["no-replay"],
     schemaScale: values["schema-scale"]
       ? "only"
       : values["no-schema-scale"]
@@ -388,7 +410,7 @@ async function resetPeakRss(pid: number): Promise<boolean> {
 
 // ---------------------------------------------------------------- servers
 
-type ServerName = "pgrest" | "ceiling" | "bare";
+type ServerName = "pgrest" | "ceiling" | "replay" | "bare";
 
 interface ServerSpec {
   readonly name: ServerName;
@@ -444,6 +466,37 @@ const SERVERS: readonly ServerSpec[] = [
     serves: () => true,
   },
 ];
+
+/** Where bench/replay_server.ts answers once its pool reaches the database. */
+const REPLAY_READY_PATH = "/.replay/ready";
+
+/**
+ * The `replay` server: started after the capture, serving the scenarios in
+ * `captured` from the replay file `file` (bench/replay_server.ts). It runs
+ * with pgrest's V8 flag and connects as pgrest does: the authenticator, no
+ * session role, over the same URI (unix socket with `--db-socket`).
+ */
+function replaySpec(file: string, captured: ReadonlySet<string>): ServerSpec {
+  return {
+    name: "replay",
+    description:
+      `replay: Deno.serve + pgrest's wire client replaying pgrest's captured transaction per request: the bound for any server on this stack (pool ${POOL}, prepared, as ${AUTHENTICATOR_ROLE} without a session role)`,
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--max-semi-space-size=4",
+      "bench/replay_server.ts",
+    ],
+    env: (port, cluster) => ({
+      BENCH_DB_URI: socketUri(cluster) ?? cluster.uri,
+      BENCH_REPLAY_FILE: file,
+      BENCH_DB_POOL: String(POOL),
+      BENCH_HOST: "127.0.0.1",
+      BENCH_PORT: String(port),
+    }),
+    serves: (scenario) => captured.has(scenario.name),
+  };
+}
 
 interface RunningServer {
   readonly spec: ServerSpec;
@@ -757,10 +810,15 @@ interface Cell {
   readonly scenario: string;
   readonly connections: number;
   readonly servers: Partial<Record<ContenderName, ServerCell>>;
-  /** pgrest ÷ each other contender, on the medians. */
+  /**
+   * pgrest ÷ each other contender, and replay ÷ pgbench (what HTTP,
+   * JavaScript and the client leave of PostgreSQL's rate), on the medians.
+   */
   readonly ratios: {
     readonly pgrest_over_ceiling: Ratios | null;
     readonly pgrest_over_pgbench: Ratios | null;
+    readonly pgrest_over_replay: Ratios | null;
+    readonly replay_over_pgbench: Ratios | null;
     readonly pgrest_over_bare: Ratios | null;
   };
 }
@@ -832,8 +890,10 @@ function markdown(report: Report): string {
   const summary: string[] = [
     "## Summary: pgrest ÷ each ceiling (req/s, medians)",
     "",
-    "| scenario | conns | pgrest req/s | ÷ ceiling | ÷ pgbench | ÷ bare | pgrest p50 ms | pgrest p99 ms | pgrest peak RSS MiB |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "replay ÷ pgbench: what HTTP, JavaScript and pgrest's client leave of PostgreSQL's rate (the bound for any server on this stack); pgrest ÷ replay: what pgrest's own work leaves of that bound.",
+    "",
+    "| scenario | conns | pgrest req/s | ÷ ceiling | ÷ pgbench | ÷ replay | replay ÷ pgbench | ÷ bare | pgrest p50 ms | pgrest p99 ms | pgrest peak RSS MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const cell of report.cells) {
     const p = cell.servers.pgrest;
@@ -843,6 +903,8 @@ function markdown(report: Report): string {
         p === undefined ? "–" : fmtInt(p.rps.median)
       } | ${fmtRatio(r.pgrest_over_ceiling?.rps)} | ${
         fmtRatio(r.pgrest_over_pgbench?.rps)
+      } | ${fmtRatio(r.pgrest_over_replay?.rps)} | ${
+        fmtRatio(r.replay_over_pgbench?.rps)
       } | ${fmtRatio(r.pgrest_over_bare?.rps)} | ${
         p === undefined ? "–" : fmtMs(p.p50_ms.median)
       } | ${p === undefined ? "–" : fmtMs(p.p99_ms.median)} | ${
@@ -886,17 +948,21 @@ function markdown(report: Report): string {
     }
     lines.push(
       "",
-      `| conns | pgrest ÷ ceiling req/s | pgrest ÷ pgbench req/s | pgrest ÷ bare req/s | pgrest ÷ ceiling p50 | pgrest ÷ ceiling p99 | pgrest ÷ pgbench p50 |`,
-      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      `| conns | pgrest ÷ ceiling req/s | pgrest ÷ pgbench req/s | pgrest ÷ replay req/s | replay ÷ pgbench req/s | pgrest ÷ bare req/s | pgrest ÷ ceiling p50 | pgrest ÷ ceiling p99 | pgrest ÷ pgbench p50 | pgrest ÷ replay p50 |`,
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     for (const cell of report.cells.filter((c) => c.scenario === sc.name)) {
       const c = cell.ratios.pgrest_over_ceiling;
       const g = cell.ratios.pgrest_over_pgbench;
+      const r = cell.ratios.pgrest_over_replay;
+      const rg = cell.ratios.replay_over_pgbench;
       const b = cell.ratios.pgrest_over_bare;
       lines.push(
         `| ${cell.connections} | ${fmtRatio(c?.rps)} | ${fmtRatio(g?.rps)} | ${
-          fmtRatio(b?.rps)
-        } | ${fmtRatio(c?.p50)} | ${fmtRatio(c?.p99)} | ${fmtRatio(g?.p50)} |`,
+          fmtRatio(r?.rps)
+        } | ${fmtRatio(rg?.rps)} | ${fmtRatio(b?.rps)} | ${
+          fmtRatio(c?.p50)
+        } | ${fmtRatio(c?.p99)} | ${fmtRatio(g?.p50)} | ${fmtRatio(r?.p50)} |`,
       );
     }
     lines.push("");
@@ -924,7 +990,8 @@ function markdown(report: Report): string {
 const SCHEMA_SCALE_BUDGET_S = 240;
 
 function budgetSeconds(options: Options): number {
-  const contenders = SERVERS.length + (options.pgbench ? 1 : 0);
+  const contenders = SERVERS.length + (options.pgbench ? 1 : 0) +
+    (options.replay ? 1 : 0);
   const perCell = contenders *
     (options.warmup + 2 + options.reps * (options.duration + 2));
   const load = options.schemaScale === "only" ? 0 : Math.ceil(
@@ -1129,40 +1196,54 @@ async function loadRuns(
         } ${path}: ${res.status} ${text}`,
       );
     }
-    return { path, text };
+    return { path, body: body ?? null, text };
+  };
+
+  /**
+   * One request of the scenario on a reset table, checked: its status, and
+   * what a database-backed server answered (reads: the body as normalised
+   * JSON) or left (writes: the rows, which must be the request's); null
+   * for bare.
+   */
+  const answerOf = async (s: RunningServer, scenario: Scenario) => {
+    const write = scenario.write;
+    await reset(scenario);
+    const { path, text } = await sendOnce(s, scenario);
+    const shown = `${scenario.method ?? "GET"} ${path}`;
+    if (s.spec.name === "bare") return { shown, answer: null };
+    if (!write) return { shown, answer: JSON.stringify(JSON.parse(text)) };
+    if (text !== "") {
+      throw new Error(`${s.spec.name} ${path}: unexpected body ${text}`);
+    }
+    const st = await tableState(write.table);
+    const ok = write.kind === "insert"
+      ? st.n === write.rows && st.lo === 1 && st.hi === write.rows
+      : st.changed === write.rows;
+    if (!ok) {
+      throw new Error(
+        `${s.spec.name} ${path}: expected ${write.rows} rows ${
+          write.kind === "insert" ? "inserted" : "updated"
+        } in ${write.table}, found ${st.n} rows (${st.lo}..${st.hi}), ${st.changed} with a price`,
+      );
+    }
+    return { shown, answer: `${st.n} rows, md5 ${st.digest}` };
   };
 
   // Sanity: the database-backed servers must give the same answer (reads)
   // or leave the same rows (writes); every server must answer as expected.
+  /** pgrest's checked answer per scenario, for the replay server's check. */
+  const pgrestAnswers = new Map<string, string>();
   for (const scenario of selectedScenarios) {
-    const write = scenario.write;
     const answers: (readonly [string, string])[] = [];
     let shown = "";
     for (const s of servers) {
       if (!s.spec.serves(scenario)) continue;
-      await reset(scenario);
-      const { path, text } = await sendOnce(s, scenario);
-      shown = `${scenario.method ?? "GET"} ${path}`;
-      if (s.spec.name === "bare") continue;
-      if (!write) {
-        answers.push([s.spec.name, JSON.stringify(JSON.parse(text))]);
-        continue;
+      const checked = await answerOf(s, scenario);
+      shown = checked.shown;
+      if (checked.answer !== null) {
+        answers.push([s.spec.name, checked.answer]);
+        if (s === pgrest) pgrestAnswers.set(scenario.name, checked.answer);
       }
-      if (text !== "") {
-        throw new Error(`${s.spec.name} ${path}: unexpected body ${text}`);
-      }
-      const st = await tableState(write.table);
-      const ok = write.kind === "insert"
-        ? st.n === write.rows && st.lo === 1 && st.hi === write.rows
-        : st.changed === write.rows;
-      if (!ok) {
-        throw new Error(
-          `${s.spec.name} ${path}: expected ${write.rows} rows ${
-            write.kind === "insert" ? "inserted" : "updated"
-          } in ${write.table}, found ${st.n} rows (${st.lo}..${st.hi}), ${st.changed} with a price`,
-        );
-      }
-      answers.push([s.spec.name, `${st.n} rows, md5 ${st.digest}`]);
     }
     await reset(scenario);
     if (new Set(answers.map(([, b]) => b)).size > 1) {
@@ -1182,7 +1263,13 @@ async function loadRuns(
     );
   }
 
-  // pgbench: capture what pgrest sends for one request of each scenario.
+  // pgbench and replay: capture what pgrest sends for one request of each
+  // scenario.
+  /** The captured transaction per scenario, with the request it answered. */
+  const captures = new Map<string, {
+    readonly statements: readonly CapturedStatement[];
+    readonly body: string | null;
+  }>();
   const pgbenchScripts = new Map<
     string,
     { file: string; defines: readonly (readonly [string, string])[] }
@@ -1192,7 +1279,11 @@ async function loadRuns(
   if (options.pgbench && pgbenchPath === null) {
     log("pgbench is not installed: no pgbench ceiling");
   }
-  if (pgbenchPath !== null && cluster.socketDir !== null) {
+  const capture = pgbenchPath !== null || options.replay;
+  if (capture && cluster.socketDir === null) {
+    log("no server log to capture from: no pgbench ceiling, no replay");
+  }
+  if (capture && cluster.socketDir !== null) {
     const logPath = `${cluster.socketDir}/postgres.log`;
     const setAll = async (on: boolean) => {
       for (const [k, v] of STATEMENT_LOG_SETTINGS) {
@@ -1210,32 +1301,41 @@ async function loadRuns(
         try {
           await reset(scenario);
           const offset = (await Deno.stat(logPath)).size;
-          const { path } = await sendOnce(pgrest, scenario);
+          const { path, body } = await sendOnce(pgrest, scenario);
           await sleep(200);
           const text = new TextDecoder().decode(
             (await Deno.readFile(logPath)).subarray(offset),
           );
           const statements = parseStatementLog(text, "pgrest");
-          const { script, defines } = pgbenchScript(
-            statements,
-            drawnSlots(scenario.path),
-            `${scenario.name}: the transaction pgrest ran for\n${
-              scenario.method ?? "GET"
-            } ${path}`,
-          );
-          const scriptFile = `${tmp}/${scenario.name}.pgbench`;
-          await Deno.writeTextFile(scriptFile, script);
-          pgbenchScripts.set(scenario.name, { file: scriptFile, defines });
-          pgbenchScriptsReport[scenario.name] = {
-            script,
-            defines: Object.fromEntries(defines),
-          };
-          log(
-            `${scenario.name}: pgbench script of ${statements.length} statements`,
-          );
+          captures.set(scenario.name, { statements, body });
+          log(`${scenario.name}: captured ${statements.length} statements`);
+          if (pgbenchPath !== null) {
+            try {
+              const { script, defines } = pgbenchScript(
+                statements,
+                drawnSlots(scenario.path),
+                `${scenario.name}: the transaction pgrest ran for\n${
+                  scenario.method ?? "GET"
+                } ${path}`,
+              );
+              const scriptFile = `${tmp}/${scenario.name}.pgbench`;
+              await Deno.writeTextFile(scriptFile, script);
+              pgbenchScripts.set(scenario.name, { file: scriptFile, defines });
+              pgbenchScriptsReport[scenario.name] = {
+                script,
+                defines: Object.fromEntries(defines),
+              };
+            } catch (e) {
+              log(
+                `${scenario.name}: no pgbench ceiling: ${
+                  e instanceof Error ? e.message : String(e)
+                }`,
+              );
+            }
+          }
         } catch (e) {
           log(
-            `${scenario.name}: no pgbench ceiling: ${
+            `${scenario.name}: no capture (no pgbench ceiling, no replay): ${
               e instanceof Error ? e.message : String(e)
             }`,
           );
@@ -1246,6 +1346,51 @@ async function loadRuns(
     } finally {
       await setAll(false);
     }
+  }
+
+  // replay: started now that the transactions are captured, and checked as
+  // the other servers were (status, and pgrest's answer or rows).
+  if (options.replay && captures.size > 0) {
+    const routes: ReplayRoute[] = selectedScenarios.flatMap((sc) => {
+      const c = captures.get(sc.name);
+      if (c === undefined) return [];
+      const prefer = Object.entries(sc.headers ?? {}).find(([k]) =>
+        k.toLowerCase() === "prefer"
+      )?.[1] ?? "";
+      return [{
+        name: sc.name,
+        method: sc.method ?? "GET",
+        path: sc.path,
+        status: expectedStatus(sc),
+        answerBody: !/\breturn=minimal\b/.test(prefer),
+        statements: c.statements,
+        slots: drawnSlots(sc.path),
+        body: c.body,
+      }];
+    });
+    const file = `${tmp}/replay.json`;
+    const replayFile: ReplayFile = { routes };
+    await Deno.writeTextFile(file, JSON.stringify(replayFile));
+    const replay = await startBenchServer(
+      replaySpec(file, new Set(captures.keys())),
+      cluster,
+      REPLAY_READY_PATH,
+    );
+    log(`replay ready (pid ${replay.pid})`);
+    // after pgrest and the ceiling, before bare
+    servers.splice(servers.findIndex((s) => s.spec.name === "bare"), 0, replay);
+    for (const scenario of selectedScenarios) {
+      if (!replay.spec.serves(scenario)) continue;
+      const { shown, answer } = await answerOf(replay, scenario);
+      await reset(scenario);
+      const expected = pgrestAnswers.get(scenario.name);
+      if (answer !== expected) {
+        throw new Error(
+          `replay and pgrest disagree on ${shown}:\npgrest: ${expected}\nreplay: ${answer}`,
+        );
+      }
+    }
+    log(`replay: ${routes.length} scenarios answer as pgrest does`);
   }
 
   const contenders: Contender[] = servers.map((s) => ({
@@ -1272,8 +1417,8 @@ async function loadRuns(
     // so that the main statements can be prepared.
     env.PGOPTIONS = `-c role=${BENCH_ROLE}`;
     const cp = new URL(cluster.uri);
-    // pgbench goes third: after the two database-backed servers
-    contenders.splice(2, 0, {
+    // pgbench goes after the database-backed servers, before bare
+    contenders.splice(contenders.findIndex((c) => c.name === "bare"), 0, {
       name: "pgbench",
       description:
         `pgbench -M prepared -n, the statements pgrest sends for one request, pipelined, as ${AUTHENTICATOR_ROLE} with session role ${BENCH_ROLE} (one connection per client)`,
@@ -1438,6 +1583,11 @@ async function loadRuns(
           ),
           pgrest_over_pgbench: ratios(
             cellServers.pgrest,
+            cellServers.pgbench,
+          ),
+          pgrest_over_replay: ratios(cellServers.pgrest, cellServers.replay),
+          replay_over_pgbench: ratios(
+            cellServers.replay,
             cellServers.pgbench,
           ),
           pgrest_over_bare: ratios(cellServers.pgrest, cellServers.bare),

@@ -1,7 +1,8 @@
 /**
  * Owns the `deno task test` entry point: starts a temporary PostgreSQL cluster
  * (tests/harness/with_pg.ts) unless `PGRST_TEST_DB_URI` is already set, runs
- * `deno test --allow-all --parallel src/ tests/` with `PGRST_TEST_DB_URI` and
+ * `deno test --allow-all --parallel src/ tests/ bench/` (bench/: the benchmark's
+ * pure unit tests) with `PGRST_TEST_DB_URI` and
  * `PGRST_TEST_DB_SUPER_URI` exported, stops the cluster (also on failure,
  * SIGINT and SIGTERM) and exits with deno test's code.
  *
@@ -15,7 +16,7 @@
 
 import { startTestCluster, type TestCluster } from "./harness/with_pg.ts";
 
-const DEFAULT_PATHS = ["src/", "tests/"];
+const DEFAULT_PATHS = ["src/", "tests/", "bench/"];
 const ROOT = new URL("..", import.meta.url);
 
 function log(message: string): void {

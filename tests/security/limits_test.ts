@@ -94,6 +94,24 @@ test("a declared body over server-max-body-bytes gets 413 PGRST150 before it is 
   }
 });
 
+test("a client that goes away with half its declared body leaves the server serving", async () => {
+  const s = await server();
+  for (let i = 0; i < 3; i++) {
+    const conn = await connect(s);
+    await conn.write(
+      new TextEncoder().encode(
+        "POST /public_notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+          'Content-Length: 500\r\n\r\n{"id": 2, "body": "',
+      ),
+    );
+    await sleep(50);
+    conn.close();
+  }
+  const res = await request(`${s.url}/public_notes?id=eq.1`, {}, 5_000);
+  assert.equal(res.status, 200);
+  assert.deepEqual(JSON.parse(res.text), [{ id: 1, body: "hello" }]);
+});
+
 test("a chunked body that grows past server-max-body-bytes gets 413 PGRST150", async () => {
   const s = await server();
   const big = new ReadableStream<Uint8Array>({

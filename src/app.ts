@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Memo2 } from "./memo.ts";
 import { parseApiRequest } from "./api_request/api_request.ts";
 import type { ApiRequest } from "./api_request/types.ts";
 import { signJwt } from "./auth/jwt.ts";
@@ -305,19 +306,12 @@ interface RawRequest {
  * array per configuration and schema, so that its rendered text is made
  * once (pre_query.ts).
  */
-const searchPaths = new WeakMap<Config, Map<string, readonly string[]>>();
+const searchPaths = new Memo2<Config, string, readonly string[]>(
+  (config, schema) => Object.freeze([schema, ...config.dbExtraSearchPath]),
+  () => new Map(),
+);
 function searchPathOf(config: Config, schema: string): readonly string[] {
-  let bySchema = searchPaths.get(config);
-  if (bySchema === undefined) {
-    bySchema = new Map();
-    searchPaths.set(config, bySchema);
-  }
-  let path = bySchema.get(schema);
-  if (path === undefined) {
-    path = Object.freeze([schema, ...config.dbExtraSearchPath]);
-    bySchema.set(schema, path);
-  }
-  return path;
+  return searchPaths.get(config, schema);
 }
 
 /** An anonymous request's claims, `{ role }`: one object per role in a row. */

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { Memo2 } from "../memo.ts";
 import { bodyMedia, mediaTypeBase } from "../api_request/media_type.ts";
 import {
   decode,
@@ -387,7 +388,10 @@ function callableOf(
 }
 
 /** Result relations of functions, by schema cache and function. */
-const resultTables = new WeakMap<SchemaCache, WeakMap<Routine, Table>>();
+const resultTables = new Memo2<SchemaCache, Routine, Table>(
+  (cache, r) => resultTableOf(r, cache),
+  () => new WeakMap(),
+);
 
 /**
  * The relation a function's result is read as (for filters and embeds):
@@ -395,17 +399,7 @@ const resultTables = new WeakMap<SchemaCache, WeakMap<Routine, Table>>();
  * per table holds for it too.
  */
 export function resultTable(r: Routine, cache: SchemaCache): Table {
-  let byRoutine = resultTables.get(cache);
-  if (byRoutine === undefined) {
-    byRoutine = new WeakMap();
-    resultTables.set(cache, byRoutine);
-  }
-  let t = byRoutine.get(r);
-  if (t === undefined) {
-    t = resultTableOf(r, cache);
-    byRoutine.set(r, t);
-  }
-  return t;
+  return resultTables.get(cache, r);
 }
 
 function resultTableOf(r: Routine, cache: SchemaCache): Table {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { Memo2 } from "../memo.ts";
 import type {
   ApiRequest,
   LogicTree,
@@ -289,31 +290,24 @@ function planNode(
 const NONE: readonly never[] = Object.freeze([]);
 
 /** Computed fields by schema cache and table (they depend on nothing else). */
-const computedFieldsMemo = new WeakMap<
+const computedFieldsMemo = new Memo2<
   SchemaCache,
-  WeakMap<Table, ReadonlyMap<string, Routine>>
->();
+  Table,
+  ReadonlyMap<string, Routine>
+>((cache, table) => {
+  const m = new Map<string, Routine>();
+  for (const r of computedOf(cache, table)) {
+    if (!r.returnsSet && !table.columnsByName.has(r.name)) m.set(r.name, r);
+  }
+  return m;
+}, () => new WeakMap());
 
 /** The computed fields of a table: functions of its row returning one value, by name. */
 function computedFieldsOf(
   cache: SchemaCache,
   table: Table,
 ): ReadonlyMap<string, Routine> {
-  let byTable = computedFieldsMemo.get(cache);
-  if (byTable === undefined) {
-    byTable = new WeakMap();
-    computedFieldsMemo.set(cache, byTable);
-  }
-  let out = byTable.get(table);
-  if (out === undefined) {
-    const m = new Map<string, Routine>();
-    for (const r of computedOf(cache, table)) {
-      if (!r.returnsSet && !table.columnsByName.has(r.name)) m.set(r.name, r);
-    }
-    out = m;
-    byTable.set(table, out);
-  }
-  return out;
+  return computedFieldsMemo.get(cache, table);
 }
 
 /** Adds the filters, logic trees and order terms addressed to `path`. */

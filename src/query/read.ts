@@ -9,6 +9,7 @@
  * @module
  */
 
+import { Memo2 } from "../memo.ts";
 import type {
   AggregateFn,
   Field,
@@ -134,41 +135,38 @@ function starColumnsOf(table: Table): readonly string[] {
 }
 
 /** Column types with computed fields, by table and computed fields. */
-const typesMemo = new WeakMap<
+const typesMemo = new Memo2<
   Table,
-  WeakMap<ReadonlyMap<string, Routine>, ColumnTypes>
->();
+  ReadonlyMap<string, Routine>,
+  ColumnTypes
+>((table, computed) => {
+  const types = new Map<
+    string,
+    { readonly nominalType: string; readonly repr?: Representation }
+  >(table.columnsByName);
+  for (const [name, r] of computed) {
+    if (!types.has(name)) types.set(name, { nominalType: r.returnTypeName });
+  }
+  return types;
+}, () => new WeakMap());
 
 /** A table's column types and its computed fields' result types. */
 function typesOf(
   table: Table,
   computed: ReadonlyMap<string, Routine>,
 ): ColumnTypes {
-  let byComputed = typesMemo.get(table);
-  if (byComputed === undefined) {
-    byComputed = new WeakMap();
-    typesMemo.set(table, byComputed);
-  }
-  let out = byComputed.get(computed);
-  if (out === undefined) {
-    const types = new Map<
-      string,
-      { readonly nominalType: string; readonly repr?: Representation }
-    >(table.columnsByName);
-    for (const [name, r] of computed) {
-      if (!types.has(name)) types.set(name, { nominalType: r.returnTypeName });
-    }
-    out = types;
-    byComputed.set(computed, out);
-  }
-  return out;
+  return typesMemo.get(table, computed);
 }
 
 /** The representation functions of a star's columns, or null for none. */
-const starFormatsMemo = new WeakMap<
+const starFormatsMemo = new Memo2<
   ColumnTypes,
-  WeakMap<readonly string[], readonly (QualifiedName | null)[] | null>
->();
+  readonly string[],
+  readonly (QualifiedName | null)[] | null
+>((types, star) => {
+  const formats = star.map((c) => types.get(c)?.repr?.toJson ?? null);
+  return formats.every((f) => f === null) ? null : formats;
+}, () => new WeakMap());
 
 /**
  * The output-format functions (data representations) of the columns a
@@ -178,18 +176,7 @@ function starFormats(
   types: ColumnTypes,
   star: readonly string[],
 ): readonly (QualifiedName | null)[] | null {
-  let byStar = starFormatsMemo.get(types);
-  if (byStar === undefined) {
-    byStar = new WeakMap();
-    starFormatsMemo.set(types, byStar);
-  }
-  let out = byStar.get(star);
-  if (out === undefined) {
-    const formats = star.map((c) => types.get(c)?.repr?.toJson ?? null);
-    out = formats.every((f) => f === null) ? null : formats;
-    byStar.set(star, out);
-  }
-  return out;
+  return starFormatsMemo.get(types, star);
 }
 
 /**
